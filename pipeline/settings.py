@@ -1,0 +1,268 @@
+"""Settings: one model built at the entry point from the environment, then passed down.
+
+Each group reads its own prefix (``REDIS_``, ``JOB_``, ``SIGLIP_`` ...) so the seed's
+variable names (``REDIS_HOST``, ``JOB_CONCURRENCY`` ...) stay exactly as they were.
+Nothing here is read at import time: call :func:`load_settings` in a CLI command or an
+app builder and hand the result to whatever needs it (Ray actors take it as a
+constructor argument).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class SiglipDevice(StrEnum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class _Group(BaseSettings):
+    """A settings group: reads ``<PREFIX><FIELD>`` from the environment."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+class CoreSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./data")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    log_json: bool = False
+
+
+class RedisSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="REDIS_", extra="ignore", frozen=True)
+
+    url: SecretStr | None = None
+    host: str | None = None
+    port: int = Field(default=6379, ge=1, le=65535)
+    password: SecretStr | None = None
+    db: int = Field(default=0, ge=0, le=15)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis configured: the local profile starts its own ``redis-server`` child."""
+        return self.url is None and self.host is None
+
+
+class JobSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="JOB_", extra="ignore", frozen=True)
+
+    concurrency: int = Field(default=5, ge=1, le=1000)
+    timeout: PositiveFloat = 300.0
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    backoff_base: PositiveFloat = 2.0
+    backoff_jitter: float = Field(default=0.0, ge=0, le=1)
+    completed_keep_seconds: int = Field(default=86_400, ge=0)
+    completed_keep_count: int = Field(default=100_000, ge=0)
+
+
+class MilvusSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="MILVUS_", extra="ignore", frozen=True)
+
+    uri: AnyHttpUrl | None = None
+    token: SecretStr | None = None
+    collection: str = Field(default="products", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    index_type: str = Field(default="AUTO", pattern=r"^(AUTO|FLAT|HNSW|IVF_FLAT|DISKANN)$")
+
+
+class ElasticsearchSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="ELASTICSEARCH_", extra="ignore", frozen=True)
+
+    url: AnyHttpUrl | None = None
+    api_key: SecretStr | None = None
+    index: str = Field(default="products", pattern=r"^[a-z0-9][a-z0-9_\-]{0,200}$")
+
+
+class GeminiSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="GEMINI_", extra="ignore", frozen=True)
+
+    api_key: SecretStr | None = None
+    model: str = "gemini-2.5-flash"
+    base_url: AnyHttpUrl | None = None
+    requests_per_minute: int = Field(default=60, ge=1)
+    timeout: PositiveFloat = 30.0
+
+
+class SiglipSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="SIGLIP_", extra="ignore", frozen=True)
+
+    model: str = "ViT-B-16-SigLIP"
+    pretrained: str = "webli"
+    checkpoint: str | None = None
+    device: SiglipDevice = SiglipDevice.AUTO
+    replicas: int = Field(default=1, ge=1, le=1024)
+    max_batch_size: int = Field(default=32, ge=1, le=4096)
+    batch_wait_ms: float = Field(default=10.0, ge=0, le=10_000)
+
+    @property
+    def is_tiny(self) -> bool:
+        """``SIGLIP_MODEL=tiny``: the untrained offline test model, useless for search quality."""
+        return self.model == "tiny"
+
+
+class RaySettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="RAY_", extra="ignore", frozen=True)
+
+    address: str | None = None
+
+
+class CatalogSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", frozen=True)
+
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    storage_state: Path | None = None
+    max_page_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_image_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=40_000_000, ge=1024)
+    fetch_timeout: PositiveFloat = 20.0
+    per_host_concurrency: int = Field(default=4, ge=1, le=256)
+    user_agent: str = "catalog-sync/0.1 (+https://github.com/catalog-sync/catalog-sync)"
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        entries = tuple(str(v).strip().lower() for v in value)
+        for entry in entries:
+            split_host_port(entry)
+        return entries
+
+
+def split_host_port(entry: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port or None).
+
+    Raises ValueError when the entry is none of those.
+    """
+    if entry.startswith("["):
+        host, sep, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+        if not sep or (port and not port.isdigit()):
+            raise ValueError(f"{entry!r} is not host[:port]")
+        return host, int(port) if port else None
+    if entry.count(":") > 1:
+        return entry, None
+    host, _, port = entry.partition(":")
+    if not host or not re.fullmatch(r"[a-z0-9._\-]+", host) or (port and not port.isdigit()):
+        raise ValueError(f"{entry!r} is not host[:port]")
+    if port and not 0 < int(port) < 65536:
+        raise ValueError(f"{entry!r}: port must be 1-65535")
+    return host, int(port) if port else None
+
+
+class ApiSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_key: SecretStr | None = None
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    search_cache_ttl: int = Field(default=3600, ge=0)
+
+
+_GROUPS: dict[str, type[_Group]] = {
+    "core": CoreSettings,
+    "redis": RedisSettings,
+    "jobs": JobSettings,
+    "milvus": MilvusSettings,
+    "elasticsearch": ElasticsearchSettings,
+    "gemini": GeminiSettings,
+    "siglip": SiglipSettings,
+    "ray": RaySettings,
+    "catalog": CatalogSettings,
+    "api": ApiSettings,
+}
+
+
+class Settings(BaseModel):
+    """Every setting of the system, grouped. Build with :func:`load_settings`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    core: CoreSettings = Field(default_factory=CoreSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    gemini: GeminiSettings = Field(default_factory=GeminiSettings)
+    siglip: SiglipSettings = Field(default_factory=SiglipSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.core.data_dir
+
+    def with_overrides(self, **groups: Mapping[str, Any]) -> Settings:
+        """A copy with some fields of some groups replaced, validated like the environment."""
+        updated: dict[str, Any] = {}
+        for name, fields in groups.items():
+            group_cls = _GROUPS[name]
+            current = getattr(self, name).model_dump()
+            try:
+                updated[name] = group_cls.model_validate({**current, **fields})
+            except ValidationError as exc:
+                raise ConfigError(_describe(group_cls, exc)) from exc
+        return self.model_copy(update=updated)
+
+
+def _describe(group_cls: type[_Group], exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        value = err.get("input")
+        info = group_cls.model_fields.get(field)
+        secret = info is not None and "SecretStr" in str(info.annotation)
+        shown = "<secret>" if secret else repr(value)
+        problems.append(f"{group_cls.env_name(field)}: {err['msg']} (got {shown})")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def load_settings() -> Settings:
+    """Read every group from the environment.
+
+    Raises ConfigError naming each offending variable and the rule it broke.
+    """
+    built: dict[str, _Group] = {}
+    for name, group_cls in _GROUPS.items():
+        try:
+            built[name] = group_cls()
+        except ValidationError as exc:
+            raise ConfigError(_describe(group_cls, exc)) from exc
+    return Settings.model_validate(built)
