@@ -1,0 +1,28 @@
+"""What the rest of the system needs from a quality checker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.records import ProductRecord, QCVerdict
+
+
+@dataclass(frozen=True)
+class QCInput:
+    product: ProductRecord
+    image: bytes | None  # the first image's bytes, None when it could not be fetched
+    image_vector: npt.NDArray[np.float32] | None = None
+    text_vector: npt.NDArray[np.float32] | None = None
+
+
+class QualityChecker(Protocol):
+    """Returns a verdict; raises RetryableError (429, 5xx, timeouts) or PermanentError."""
+
+    @property
+    def policy_version(self) -> str: ...
+
+    async def check(self, item: QCInput) -> QCVerdict: ...

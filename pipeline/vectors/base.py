@@ -1,0 +1,64 @@
+"""What the rest of the system needs from a vector store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class VectorRow:
+    product_id: str
+    seller_id: str
+    status: str  # QC status: pending / approved / rejected / flagged
+    price: float | None
+    currency: str | None
+    image_vector: npt.NDArray[np.float32]
+    text_vector: npt.NDArray[np.float32]
+    content_hash: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class VectorFilter:
+    status: str | None = "approved"
+    seller_id: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    product_id: str
+    score: float
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+class VectorStore(Protocol):
+    def upsert(self, rows: list[VectorRow]) -> None: ...
+
+    def delete(self, product_ids: list[str]) -> None: ...
+
+    def delete_seller(self, seller_id: str) -> None: ...
+
+    def set_status(self, product_ids: list[str], status: str) -> None: ...
+
+    def search(
+        self,
+        vector: npt.NDArray[np.float32],
+        *,
+        field: str = "image_vector",
+        filters: VectorFilter | None = None,
+        limit: int = 10,
+    ) -> list[VectorHit]: ...
+
+    def fetch(self, product_ids: list[str]) -> list[VectorRow]: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
