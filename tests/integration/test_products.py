@@ -1,0 +1,93 @@
+"""The product store on a real redis-server: diffing, stale-version guards, liveness."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import redis
+
+from pipeline.products import ProductStatus, RedisProductStore
+from pipeline.records import ProductRecord, QCDecision, QCVerdict
+
+
+def product(retailer_id: str, name: str = "Red mug", price: str = "12.50") -> ProductRecord:
+    return ProductRecord(
+        product_id=ProductRecord.make_id("s1", retailer_id),
+        seller_id="s1",
+        retailer_id=retailer_id,
+        name=name,
+        price=Decimal(price),
+        currency="USD",
+        image_urls=(f"http://shop.example/{retailer_id}.jpg",),
+        source_url="http://shop.example/c/1",
+    )
+
+
+def verdict(decision: QCDecision) -> QCVerdict:
+    return QCVerdict(decision=decision, model="test", policy_version="p1")
+
+
+def test_diff_new_changed_unchanged_removed(redis_client: redis.Redis) -> None:
+    store = RedisProductStore(redis_client)
+    a, b, c = product("a"), product("b"), product("c")
+    first = store.diff("s1", [a, b, c])
+    assert [p.retailer_id for p in first.changed] == ["a", "b", "c"] and not first.removed
+    store.put_many(first.changed)
+    for p in (a, b, c):
+        store.set_status(p.product_id, p.content_hash, ProductStatus.EMBEDDED)
+
+    b2 = product("b", name="Blue mug")
+    second = store.diff("s1", [a, b2])
+    assert [p.retailer_id for p in second.changed] == ["b"]
+    assert [p.retailer_id for p in second.unchanged] == ["a"]
+    assert second.removed == [c.product_id]
+
+
+def test_failed_products_are_retried_on_resync(redis_client: redis.Redis) -> None:
+    store = RedisProductStore(redis_client)
+    a = product("a")
+    store.put_many([a])
+    store.set_status(a.product_id, a.content_hash, ProductStatus.FAILED)
+    assert [p.product_id for p in store.diff("s1", [a]).changed] == [a.product_id]
+
+
+def test_live_only_when_approved_and_indexed_for_the_same_version(
+    redis_client: redis.Redis,
+) -> None:
+    store = RedisProductStore(redis_client)
+    a = product("a")
+    store.put_many([a])
+    gen = store.generation()
+    assert store.set_status(
+        a.product_id, a.content_hash, ProductStatus.APPROVED, verdict(QCDecision.APPROVED)
+    )
+    assert store.generation() > gen
+    stored = store.get(a.product_id)
+    assert stored is not None and not stored.live and stored.verdict is not None
+    assert store.mark_indexed(a.product_id, a.content_hash)
+    stored = store.get(a.product_id)
+    assert stored is not None and stored.live and stored.status is ProductStatus.APPROVED
+
+    # A new version arrives: it is not live until it is checked and indexed again.
+    a2 = product("a", price="13.00")
+    store.put_many([a2])
+    stored = store.get(a.product_id)
+    assert stored is not None and not stored.live and stored.status is ProductStatus.PENDING
+    # A late finisher for the old version changes nothing.
+    assert not store.set_status(a.product_id, a.content_hash, ProductStatus.APPROVED)
+    assert not store.mark_indexed(a.product_id, a.content_hash)
+    assert store.set_status(a2.product_id, a2.content_hash, ProductStatus.REJECTED)
+    assert store.mark_indexed(a2.product_id, a2.content_hash)
+    stored = store.get(a.product_id)
+    assert stored is not None and not stored.live
+
+
+def test_remove_and_listing(redis_client: redis.Redis) -> None:
+    store = RedisProductStore(redis_client)
+    a, b = product("a"), product("b")
+    store.put_many([a, b])
+    assert store.seller_product_ids("s1") == sorted([a.product_id, b.product_id])
+    store.remove("s1", [a.product_id])
+    assert store.get(a.product_id) is None
+    assert set(store.get_many([a.product_id, b.product_id])) == {b.product_id}
+    assert store.diff("s1", []).removed == [b.product_id]
