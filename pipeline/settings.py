@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -106,6 +107,13 @@ class ElasticsearchSettings(_Group):
     url: AnyHttpUrl | None = None
     api_key: SecretStr | None = None
     index: str = Field(default="products", pattern=r"^[a-z0-9][a-z0-9_\-]{0,200}$")
+    request_timeout: PositiveFloat = 10.0
+    # Transport retries on 429/502/503/504 and timeouts; the bulk helper retries rejected items.
+    max_retries: int = Field(default=3, ge=0, le=10)
+    bulk_chunk_size: int = Field(default=500, ge=1, le=10_000)
+    # ICU analysis needs the analysis-icu plugin on every node; off: the standard analyzer.
+    icu: bool = False
+    verify_certs: bool = True
 
 
 class GeminiSettings(_Group):
@@ -116,6 +124,28 @@ class GeminiSettings(_Group):
     base_url: AnyHttpUrl | None = None
     requests_per_minute: int = Field(default=60, ge=1)
     timeout: PositiveFloat = 30.0
+    # google-genai 3.x calls /v1 by default; responseSchema is served on both.
+    api_version: str = Field(default="v1beta", pattern=r"^v1(beta)?$")
+    burst: int = Field(default=5, ge=1)
+    max_image_side: int = Field(default=768, ge=64, le=4096)
+    policy_prompt: str | None = Field(default=None, max_length=20_000)
+
+
+class QCSettings(_Group):
+    """Quality control: the policy version (part of the verdict cache key) and local thresholds."""
+
+    model_config = SettingsConfigDict(env_prefix="QC_", extra="ignore", frozen=True)
+
+    policy_version: str = Field(default="2026-11", pattern=r"^[A-Za-z0-9._\-]{1,64}$")
+    cache_ttl: int = Field(default=86_400, ge=0)
+    min_price: Decimal = Field(default=Decimal("0.01"), ge=0)
+    max_price: Decimal = Field(default=Decimal("10000000"), gt=0)
+    # Zero-shot: softmax over the policy's category prompts (CLIP-style temperature).
+    zero_shot_temperature: PositiveFloat = 100.0
+    zero_shot_reject: float = Field(default=0.8, ge=0, le=1)
+    zero_shot_flag: float = Field(default=0.5, ge=0, le=1)
+    # Cosine of the product's image and text vectors; below it the image is held for review.
+    agreement_min: float = Field(default=0.02, ge=-1, le=1)
 
 
 class SiglipSettings(_Group):
@@ -202,6 +232,7 @@ _GROUPS: dict[str, type[_Group]] = {
     "milvus": MilvusSettings,
     "elasticsearch": ElasticsearchSettings,
     "gemini": GeminiSettings,
+    "qc": QCSettings,
     "siglip": SiglipSettings,
     "ray": RaySettings,
     "catalog": CatalogSettings,
@@ -220,6 +251,7 @@ class Settings(BaseModel):
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     gemini: GeminiSettings = Field(default_factory=GeminiSettings)
+    qc: QCSettings = Field(default_factory=QCSettings)
     siglip: SiglipSettings = Field(default_factory=SiglipSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
