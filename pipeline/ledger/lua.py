@@ -1,0 +1,77 @@
+"""Lua scripts of the ledger: read from ``scripts/*.lua``, loaded once, run with EVALSHA.
+
+Every script is the shared prelude ``_common.lua`` followed by its own body, so helpers
+(events, parent bookkeeping, dead-lettering) exist once in source. Scripts are registered
+with ``SCRIPT LOAD`` when a ledger is built; if the server forgot them (restart, ``SCRIPT
+FLUSH``) the ``NOSCRIPT`` reply makes us load again and retry, which is safe because a
+script that was not found did not run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError
+
+logger = logging.getLogger(__name__)
+
+Arg = str | int | float | bytes
+
+
+@cache
+def _source(name: str) -> str:
+    return (resources.files("pipeline.ledger.scripts") / f"{name}.lua").read_text("utf-8")
+
+
+class LuaScript:
+    """One script: its text, its SHA1, and how to run it on a client or in a pipeline."""
+
+    def __init__(self, name: str, *, prelude: bool = True) -> None:
+        body = _source(name)
+        self.name = name
+        self.source = f"{_source('_common')}\n{body}" if prelude else body
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+    def load(self, client: redis.Redis) -> None:
+        client.script_load(self.source)
+
+    def __call__(self, client: redis.Redis, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """Run the script; loads it first when the server does not know it."""
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            logger.info("script %s not loaded on the server; loading it", self.name)
+            self.load(client)
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+
+    def queue(self, pipe: Any, keys: Sequence[Arg], args: Sequence[Arg]) -> None:
+        """Queue a call on a pipeline; run it with :func:`execute_scripts`."""
+        pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+
+def execute_scripts(
+    client: redis.Redis, calls: Sequence[tuple[LuaScript, Sequence[Arg], Sequence[Arg]]]
+) -> list[Any]:
+    """Run many script calls in one round trip (a non-transactional pipeline).
+
+    Calls the server did not know (``NOSCRIPT``) did not run: they are loaded and run
+    again, alone. Any other error reply is raised after the whole batch was sent.
+    """
+    pipe = client.pipeline(transaction=False)
+    for script, keys, args in calls:
+        script.queue(pipe, keys, args)
+    results: list[Any] = pipe.execute(raise_on_error=False)
+    for i, result in enumerate(results):
+        if isinstance(result, NoScriptError):
+            script, keys, args = calls[i]
+            results[i] = script(client, keys, args)
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return results
