@@ -99,6 +99,12 @@ class MilvusSettings(_Group):
     token: SecretStr | None = None
     collection: str = Field(default="products", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     index_type: str = Field(default="AUTO", pattern=r"^(AUTO|FLAT|HNSW|IVF_FLAT|DISKANN)$")
+    # HNSW knobs, used where the index is HNSW (AUTO picks it on a Milvus server).
+    hnsw_m: int = Field(default=16, ge=4, le=64)
+    hnsw_ef_construction: int = Field(default=200, ge=8, le=1024)
+    search_ef: int = Field(default=128, ge=1, le=32_768)
+    upsert_batch: int = Field(default=500, ge=1, le=10_000)
+    timeout: PositiveFloat = 60.0
 
 
 class ElasticsearchSettings(_Group):
@@ -158,6 +164,11 @@ class SiglipSettings(_Group):
     replicas: int = Field(default=1, ge=1, le=1024)
     max_batch_size: int = Field(default=32, ge=1, le=4096)
     batch_wait_ms: float = Field(default=10.0, ge=0, le=10_000)
+    # CPU share of one replica; its torch thread count follows it (at least 1).
+    cpus_per_replica: float = Field(default=1.0, ge=0, le=512)
+    precision: str = Field(default="auto", pattern=r"^(auto|bf16|fp32)$")
+    decode_workers: int = Field(default=4, ge=1, le=256)
+    request_timeout: PositiveFloat = 120.0
 
     @property
     def is_tiny(self) -> bool:
@@ -182,6 +193,16 @@ class CatalogSettings(_Group):
     fetch_timeout: PositiveFloat = 20.0
     per_host_concurrency: int = Field(default=4, ge=1, le=256)
     user_agent: str = "catalog-sync/0.1 (+https://github.com/catalog-sync/catalog-sync)"
+    per_host_rate: PositiveFloat = 25.0  # requests per second to one host:port, burst as large
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_products: int = Field(default=5000, ge=1, le=100_000)
+    verify_images: bool = True  # download each image once while scraping: drop broken ones
+    browser_path: Path | None = None  # else Playwright's Chromium, else Debian's
+    headless: bool = True
+    page_concurrency: int = Field(default=4, ge=1, le=64)
+    scroll_idle_ms: int = Field(default=1500, ge=100, le=60_000)
+    graph_base_url: AnyHttpUrl = AnyHttpUrl("https://graph.facebook.com/v21.0")
+    graph_token: SecretStr | None = None
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
