@@ -19,13 +19,19 @@ class SourceKind(StrEnum):
 
 @dataclass
 class ScrapeResult:
+    """Every product a source could import, and every one it could not with the reason."""
+
     products: list[ProductRecord] = field(default_factory=list)
     skipped: list[SkippedProduct] = field(default_factory=list)
+    source: SourceKind = SourceKind.AUTO
+    url: str = ""
 
 
 class CatalogSource(Protocol):
-    """Reads one seller's catalog. Raises PermanentError for a URL or page that can never work,
-    RetryableError for what may pass (timeouts, 5xx, rate limits)."""
+    """Reads one seller's catalog. Raises PermanentError for a URL or page that can never work
+    (UnsafeURLError for a refused URL), RetryableError/BackendUnavailable for what may pass
+    (timeouts, 5xx, rate limits). A product that cannot be imported is a SkippedProduct in
+    the result, never an exception."""
 
     kind: SourceKind
 

@@ -1,0 +1,108 @@
+"""The common tail of every source: raw products to records, images checked and hashed.
+
+With ``CATALOG_VERIFY_IMAGES`` (the default) each image is downloaded once through the
+SafeFetcher: broken ones (404, corrupt, too large, refused) are dropped with a logged
+reason, a product left with no image is skipped with the reasons, and the surviving
+images' bytes go into the content hash, so a photo replaced under the same URL re-embeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable
+
+from pipeline.errors import CatalogSyncError, PermanentError
+from pipeline.fetch import SafeFetcher
+from pipeline.records import ProductRecord, SkippedProduct
+from pipeline.sources.base import ScrapeResult, SourceKind
+from pipeline.sources.normalize import RawProduct, to_record
+
+logger = logging.getLogger(__name__)
+
+
+async def _image_digest(fetcher: SafeFetcher, url: str) -> tuple[str | None, str | None]:
+    """(sha256, None) for a usable image; (None, reason) for one that is not."""
+    try:
+        data = await fetcher.fetch_image(url)
+    except CatalogSyncError as exc:
+        return None, str(exc)
+    return hashlib.sha256(data).hexdigest(), None
+
+
+async def _verify(
+    record: ProductRecord, fetcher: SafeFetcher, gate: asyncio.Semaphore
+) -> ProductRecord | SkippedProduct:
+    async with gate:
+        results = [await _image_digest(fetcher, url) for url in record.image_urls]
+    good = [
+        (url, digest) for url, (digest, _) in zip(record.image_urls, results, strict=True) if digest
+    ]
+    reasons = [reason for _, reason in results if reason]
+    for reason in reasons:
+        logger.info("product %s: dropped image: %s", record.product_id, reason)
+    if not good:
+        why = "; ".join(reasons) if reasons else "product has no image"
+        return SkippedProduct(
+            seller_id=record.seller_id,
+            source_url=record.source_url,
+            raw_name=record.name,
+            reason=f"no usable image: {why}"[:1000],
+        )
+    combined = hashlib.sha256("".join(d for _, d in good).encode()).hexdigest()
+    updated = record.model_copy(
+        update={"image_urls": tuple(url for url, _ in good), "image_sha256": combined}
+    )
+    return updated.model_copy(update={"content_hash": updated.compute_content_hash()})
+
+
+async def assemble(
+    raws: Iterable[RawProduct],
+    *,
+    seller_id: str,
+    source_url: str,
+    kind: SourceKind,
+    fetcher: SafeFetcher | None,
+    skipped: Iterable[SkippedProduct] = (),
+    max_products: int | None = None,
+) -> ScrapeResult:
+    """Records for ``raws`` (duplicates by product id keep the first), images verified when
+    a fetcher is given. Raises PermanentError when the catalog has no product at all."""
+    result = ScrapeResult(skipped=list(skipped), source=kind, url=source_url)
+    records: list[ProductRecord] = []
+    seen: set[str] = set()
+    for raw in raws:
+        made = to_record(raw, seller_id, source_url)
+        if isinstance(made, SkippedProduct):
+            result.skipped.append(made)
+        elif made.product_id in seen:
+            result.skipped.append(
+                SkippedProduct(
+                    seller_id=made.seller_id,
+                    source_url=made.source_url,
+                    raw_name=made.name,
+                    reason="duplicate of an earlier product",
+                )
+            )
+        else:
+            seen.add(made.product_id)
+            records.append(made)
+        if max_products is not None and len(records) >= max_products:
+            logger.warning(
+                "%s: stopped at %d products (CATALOG_MAX_PRODUCTS)", source_url, max_products
+            )
+            break
+    if fetcher is not None:
+        gate = asyncio.Semaphore(fetcher.catalog.per_host_concurrency * 2)
+        verified = await asyncio.gather(*(_verify(r, fetcher, gate) for r in records))
+        records = []
+        for item in verified:
+            if isinstance(item, SkippedProduct):
+                result.skipped.append(item)
+            else:
+                records.append(item)
+    result.products = records
+    if not result.products and not result.skipped:
+        raise PermanentError(f"no products found at {source_url[:200]}")
+    return result

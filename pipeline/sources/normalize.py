@@ -1,0 +1,180 @@
+"""From what a source read to a :class:`ProductRecord`, the same way for every source.
+
+A source fills a :class:`RawProduct` with whatever it found; :func:`to_record` cleans it
+(whitespace, lengths, absolute http(s) image URLs, price, availability) and returns a
+record, or a :class:`SkippedProduct` naming the reason when no record can be made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import urljoin, urlsplit
+
+from pydantic import ValidationError
+
+from pipeline.records import (
+    MAX_DESCRIPTION,
+    MAX_IMAGES,
+    MAX_NAME,
+    Availability,
+    ProductRecord,
+    SkippedProduct,
+)
+from pipeline.sources.prices import ParsedPrice, parse_price, price_from_number
+
+logger = logging.getLogger(__name__)
+
+_AVAILABILITY = {
+    Availability.IN_STOCK: (
+        "instock",
+        "in stock",
+        "available",
+        "in_stock",
+        "limitedavailability",
+        "onlineonly",
+        "instoreonly",
+        "em estoque",
+        "disponible",
+        "disponível",
+    ),
+    Availability.OUT_OF_STOCK: (
+        "outofstock",
+        "out of stock",
+        "out_of_stock",
+        "soldout",
+        "sold out",
+        "discontinued",
+        "esgotado",
+        "agotado",
+        "unavailable",
+        "available for order: no",
+    ),
+    Availability.PREORDER: (
+        "preorder",
+        "pre-order",
+        "pre_order",
+        "presale",
+        "backorder",
+        "available for order",
+    ),
+}
+
+
+def parse_availability(value: object) -> Availability:
+    """``https://schema.org/InStock``, ``in stock``, ``out_of_stock`` ... to Availability."""
+    if value is None:
+        return Availability.UNKNOWN
+    text = str(value).strip().lower()[:100]
+    text = text.rsplit("/", 1)[-1]
+    squashed = text.replace(" ", "").replace("_", "").replace("-", "")
+    for availability in (Availability.OUT_OF_STOCK, Availability.PREORDER, Availability.IN_STOCK):
+        for word in _AVAILABILITY[availability]:
+            if text == word or squashed == word.replace(" ", "").replace("_", "").replace("-", ""):
+                return availability
+    return Availability.UNKNOWN
+
+
+@dataclass
+class RawProduct:
+    """What a source read for one product, before any cleaning."""
+
+    name: str | None = None
+    retailer_id: str | None = None
+    description: str | None = None
+    price_text: str | None = None
+    price_amount: object = None  # a structured amount (number or numeric string)
+    currency: str | None = None
+    image_urls: list[str] = field(default_factory=list)
+    availability: object = None
+    url: str | None = None  # the product's own page, when it has one
+
+
+def _clean(text: object, limit: int) -> str:
+    if text is None:
+        return ""
+    cleaned = " ".join(str(text).split())
+    return cleaned[:limit].rstrip()
+
+
+def _image_urls(urls: list[str], base_url: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for url in urls:
+        if not isinstance(url, str) or not url.strip():
+            continue
+        absolute = urljoin(base_url, url.strip())
+        if urlsplit(absolute).scheme in ("http", "https") and len(absolute) <= 2048:
+            if absolute not in out:
+                out.append(absolute)
+        if len(out) == MAX_IMAGES:
+            break
+    return tuple(out)
+
+
+def _price(raw: RawProduct) -> ParsedPrice:
+    if raw.price_amount is not None and str(raw.price_amount).strip():
+        parsed = price_from_number(raw.price_amount, raw.currency)
+        if not parsed.unparsed:
+            return parsed
+    if raw.price_text is not None and str(raw.price_text).strip():
+        return parse_price(raw.price_text, raw.currency)
+    return ParsedPrice(None, raw.currency if raw.currency else None, "", False)
+
+
+def _retailer_id(value: object) -> str | None:
+    text = _clean(value, 200)
+    return text or None
+
+
+def _seller_safe(seller_id: str) -> str:
+    """A seller id valid in product ids: unusable characters become ``-``."""
+    safe = re.sub(r"[^A-Za-z0-9_.:\-]", "-", seller_id.strip())[:128]
+    if not safe or not safe[0].isalnum():
+        safe = "s" + hashlib.sha256(seller_id.encode()).hexdigest()[:16]
+    return safe
+
+
+def to_record(raw: RawProduct, seller_id: str, source_url: str) -> ProductRecord | SkippedProduct:
+    """Clean ``raw`` into a record; a SkippedProduct with the reason when that is impossible."""
+    name = _clean(raw.name, MAX_NAME)
+    product_url = urljoin(source_url, raw.url) if raw.url else None
+    where = product_url or source_url
+    if not name:
+        return SkippedProduct(
+            seller_id=seller_id, source_url=where[:4096], reason="product has no name"
+        )
+    retailer_id = _retailer_id(raw.retailer_id)
+    if not retailer_id and not product_url:
+        return SkippedProduct(
+            seller_id=seller_id,
+            source_url=where[:4096],
+            raw_name=name,
+            reason="product has neither a retailer id nor a product URL to identify it",
+        )
+    price = _price(raw)
+    currency = price.currency if price.currency else None
+    try:
+        return ProductRecord(
+            product_id=ProductRecord.make_id(_seller_safe(seller_id), retailer_id, product_url),
+            seller_id=_seller_safe(seller_id),
+            retailer_id=retailer_id,
+            name=name,
+            description=_clean(raw.description, MAX_DESCRIPTION),
+            price=price.amount if price.amount is None else Decimal(price.amount),
+            currency=currency,
+            price_raw=price.raw or None,
+            price_unparsed=price.unparsed,
+            image_urls=_image_urls(raw.image_urls, where),
+            availability=parse_availability(raw.availability),
+            source_url=where[:4096],
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = f"invalid {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        logger.info("skipped product %r of %s: %s", name[:80], seller_id, reason)
+        return SkippedProduct(
+            seller_id=seller_id, source_url=where[:4096], reason=reason, raw_name=name
+        )
