@@ -1,0 +1,323 @@
+"""``MilvusVectorStore``: product vectors in Milvus, a server or the embedded Milvus Lite.
+
+The same class talks to a Milvus server (``MILVUS_URI=http://...``) and to the shared
+``milvus-lite server`` child of :mod:`pipeline.local.milvus` (the default): both speak
+Milvus's gRPC API. Writes are batched; searches flush pending writes first (Milvus Lite
+only searches sealed data reliably after a flush) and read with Strong consistency.
+
+Library errors become ours at this boundary: invalid rows or filters raise
+PermanentError before anything is sent; a server that does not answer or fails raises
+BackendUnavailable (retryable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pymilvus import DataType, MilvusClient, MilvusException
+
+from pipeline.embedding.base import EMBED_DIM
+from pipeline.errors import BackendUnavailable, ConfigError, PermanentError
+from pipeline.local.services import LocalService
+from pipeline.settings import Settings
+from pipeline.vectors.base import VectorFilter, VectorHit, VectorRow
+from pipeline.vectors.milvus_schema import (
+    SCALAR_FIELDS,
+    VECTOR_FIELDS,
+    IndexChoice,
+    build_schema,
+    check_id,
+    check_status,
+    check_vector,
+    choose_index,
+    entity_to_row,
+    filter_expression,
+    quote,
+    row_to_entity,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 1_000
+_QUERY_CHUNK = 500  # ids per query/delete expression: keeps expressions short
+
+
+class MilvusVectorStore:
+    """Implements :class:`~pipeline.vectors.base.VectorStore`. Thread-safe for one client."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str | None = None,
+        collection: str = "products",
+        dim: int = EMBED_DIM,
+        index: IndexChoice | None = None,
+        lite: bool = False,
+        upsert_batch: int = 500,
+        timeout: float = 60.0,
+        service: LocalService | None = None,
+    ) -> None:
+        """Connect and make sure the collection exists with the expected fields.
+
+        Raises BackendUnavailable when Milvus does not answer, ConfigError when an existing
+        collection of that name has other fields or another dimension.
+        """
+        self.uri = uri
+        self.collection = collection
+        self.dim = dim
+        self.lite = lite
+        self.index = index or choose_index("AUTO", lite=lite)
+        self.upsert_batch = upsert_batch
+        self.timeout = timeout
+        self._service = service
+        self._dirty = False
+        self._lock = threading.Lock()
+        with self._translate("connect"):
+            self._client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
+        self._ensure_collection()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MilvusVectorStore:
+        """A server when ``MILVUS_URI`` is set, else the shared Milvus Lite of ``DATA_DIR``.
+
+        A Lite server started here is stopped by :meth:`close`; one found running is kept.
+        """
+        cfg = settings.milvus
+        service = None
+        if cfg.uri is not None:
+            uri, lite = str(cfg.uri).rstrip("/"), False
+        else:
+            from pipeline.local.milvus import local_milvus
+
+            service = local_milvus(settings.data_dir.resolve())
+            uri, lite = f"http://127.0.0.1:{service.ensure()}", True
+        index = choose_index(
+            cfg.index_type,
+            lite=lite,
+            hnsw_m=cfg.hnsw_m,
+            ef_construction=cfg.hnsw_ef_construction,
+            ef=cfg.search_ef,
+        )
+        try:
+            return cls(
+                uri,
+                token=cfg.token.get_secret_value() if cfg.token else None,
+                collection=cfg.collection,
+                index=index,
+                lite=lite,
+                upsert_batch=cfg.upsert_batch,
+                timeout=cfg.timeout,
+                service=service,
+            )
+        except Exception:
+            if service is not None:
+                service.close()
+            raise
+
+    @contextlib.contextmanager
+    def _translate(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except MilvusException as exc:
+            raise BackendUnavailable(f"Milvus {what} failed: {exc}") from exc
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise BackendUnavailable(f"Milvus {what}: {exc}") from exc
+
+    def _ensure_collection(self) -> None:
+        name = self.collection
+        with self._translate("create collection"):
+            if self._client.has_collection(name):
+                self._check_existing()
+            else:
+                params = self._client.prepare_index_params()
+                for field in VECTOR_FIELDS:
+                    params.add_index(
+                        field,
+                        index_type=self.index.index_type,
+                        metric_type=self.index.metric,
+                        params=self.index.build,
+                    )
+                for field in ("seller_id", "status"):
+                    params.add_index(field, index_type="INVERTED")
+                schema = build_schema(MilvusClient, DataType, self.dim)
+                self._client.create_collection(name, schema=schema, index_params=params)
+                logger.info(
+                    "created collection %s (%s, dim %s) at %s",
+                    name,
+                    self.index.index_type,
+                    self.dim,
+                    self.uri,
+                )
+            self._client.load_collection(name)
+
+    def _check_existing(self) -> None:
+        info = self._client.describe_collection(self.collection)
+        fields = {f["name"]: f for f in info.get("fields", [])}
+        missing = set(SCALAR_FIELDS + VECTOR_FIELDS) - set(fields)
+        if missing:
+            raise ConfigError(
+                f"MILVUS_COLLECTION {self.collection!r} exists without fields {sorted(missing)}"
+            )
+        for field in VECTOR_FIELDS:
+            dim = int(fields[field].get("params", {}).get("dim", -1))
+            if dim != self.dim:
+                raise ConfigError(
+                    f"MILVUS_COLLECTION {self.collection!r}: {field} has dim {dim}, "
+                    f"the embedder gives {self.dim}"
+                )
+
+    def upsert(self, rows: list[VectorRow]) -> None:
+        """Insert or replace rows by product id, in batches; the last of duplicate ids wins.
+
+        Raises PermanentError (before writing anything) when a row is invalid.
+        """
+        entities = {row.product_id: row_to_entity(row, self.dim) for row in rows}
+        batch = list(entities.values())
+        with self._translate("upsert"):
+            for start in range(0, len(batch), self.upsert_batch):
+                self._client.upsert(self.collection, batch[start : start + self.upsert_batch])
+                self._dirty = True
+
+    def delete(self, product_ids: list[str]) -> None:
+        ids = [check_id(pid) for pid in product_ids]
+        with self._translate("delete"):
+            for start in range(0, len(ids), _QUERY_CHUNK):
+                self._client.delete(self.collection, ids=ids[start : start + _QUERY_CHUNK])
+                self._dirty = True
+
+    def delete_seller(self, seller_id: str) -> None:
+        expr = f"seller_id == {quote(check_id(seller_id, 'seller id'))}"
+        with self._translate("delete seller"):
+            self._client.delete(self.collection, filter=expr)
+            self._dirty = True
+
+    def set_status(self, product_ids: list[str], status: str) -> None:
+        """Change the QC status of existing rows; unknown ids are ignored.
+
+        Milvus has no portable partial update (Lite lacks it), so rows are read and
+        written back whole.
+        """
+        check_status(status)
+        rows = self.fetch(product_ids)
+        if rows:
+            self.upsert([_with_status(row, status) for row in rows])
+
+    def flush(self) -> None:
+        """Seal pending writes so searches and counts see them (done before each search)."""
+        with self._lock:
+            if not self._dirty:
+                return
+            with self._translate("flush"):
+                self._client.flush(self.collection, timeout=self.timeout)
+            self._dirty = False
+
+    def search(
+        self,
+        vector: npt.NDArray[np.float32],
+        *,
+        field: str = "image_vector",
+        filters: VectorFilter | None = None,
+        limit: int = 10,
+    ) -> list[VectorHit]:
+        """Top ``limit`` rows by cosine similarity that pass ``filters`` (approved by default).
+
+        Raises PermanentError for a bad field, limit, vector or filter value.
+        """
+        if field not in VECTOR_FIELDS:
+            raise PermanentError(f"field must be one of {VECTOR_FIELDS}, got {field!r}")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise PermanentError(f"limit must be 1-{MAX_LIMIT}, got {limit}")
+        query = check_vector(vector, self.dim, "query vector")
+        expr = filter_expression(filters if filters is not None else VectorFilter())
+        params: dict[str, Any] = {
+            "metric_type": self.index.metric,
+            "params": dict(self.index.search),
+        }
+        if "ef" in params["params"]:
+            params["params"]["ef"] = max(int(params["params"]["ef"]), limit)
+        self.flush()
+        started = time.perf_counter()
+        with self._translate("search"):
+            result = self._client.search(
+                self.collection,
+                data=[query.tolist()],
+                anns_field=field,
+                filter=expr,
+                limit=limit,
+                output_fields=["seller_id", "status", "price", "currency", "content_hash"],
+                search_params=params,
+                consistency_level="Strong",
+            )
+        hits = [
+            VectorHit(
+                product_id=str(hit["id"] if "id" in hit else hit["product_id"]),
+                score=float(hit["distance"]),
+                fields=dict(hit.get("entity", {})),
+            )
+            for hit in result[0]
+        ]
+        logger.debug("search %s %r: %s hits in %.1f ms", field, expr, len(hits),
+                     (time.perf_counter() - started) * 1000)  # fmt: skip
+        return hits
+
+    def fetch(self, product_ids: list[str]) -> list[VectorRow]:
+        """Rows for the ids that exist, in the order asked."""
+        ids = list(dict.fromkeys(check_id(pid) for pid in product_ids))
+        found: dict[str, VectorRow] = {}
+        self.flush()
+        with self._translate("fetch"):
+            for start in range(0, len(ids), _QUERY_CHUNK):
+                chunk = ids[start : start + _QUERY_CHUNK]
+                entities = self._client.query(
+                    self.collection,
+                    ids=chunk,
+                    output_fields=list(SCALAR_FIELDS + VECTOR_FIELDS),
+                    consistency_level="Strong",
+                )
+                for entity in entities:
+                    row = entity_to_row(entity)
+                    found[row.product_id] = row
+        return [found[pid] for pid in ids if pid in found]
+
+    def count(self) -> int:
+        self.flush()
+        with self._translate("count"):
+            result = self._client.query(
+                self.collection, filter="", output_fields=["count(*)"], consistency_level="Strong"
+            )
+        return int(result[0]["count(*)"]) if result else 0
+
+    def drop(self) -> None:
+        """Delete the whole collection (tests and benchmarks; irreversible)."""
+        with self._translate("drop"):
+            self._client.drop_collection(self.collection)
+
+    def close(self) -> None:
+        """Close the client; a Lite server this store started is stopped too."""
+        with contextlib.suppress(Exception):
+            self._client.close()
+        if self._service is not None:
+            self._service.close()
+            self._service = None
+
+
+def _with_status(row: VectorRow, status: str) -> VectorRow:
+    from dataclasses import replace
+
+    return replace(row, status=status, updated_at=time.time())
+
+
+def open_vector_store(settings: Settings) -> MilvusVectorStore:
+    """The vector store the settings describe (see :meth:`MilvusVectorStore.from_settings`)."""
+    return MilvusVectorStore.from_settings(settings)
+
+
+__all__: Sequence[str] = ("MilvusVectorStore", "open_vector_store")
