@@ -70,11 +70,11 @@ class RedisProductStore:
         changed: list[ProductRecord] = []
         unchanged: list[ProductRecord] = []
         seen: set[str] = set()
+        scraped = list(scraped)
+        settled = self._settled([r.product_id for r in scraped])
         for record in scraped:
             seen.add(record.product_id)
-            if held.get(record.product_id) == record.content_hash and self._status(
-                record.product_id
-            ) not in (None, ProductStatus.FAILED):
+            if held.get(record.product_id) == record.content_hash and record.product_id in settled:
                 unchanged.append(record)
             else:
                 changed.append(record)
@@ -113,9 +113,20 @@ class RedisProductStore:
                 out[pid] = self._decode(raw)
         return out
 
-    def _status(self, product_id: str) -> ProductStatus | None:
-        raw = self._r.hget(self._product_key(product_id), "status")
-        return ProductStatus(raw.decode()) if raw else None  # type: ignore[union-attr]
+    def _settled(self, product_ids: list[str]) -> set[str]:
+        """Products whose last version finished the pipeline: live, rejected or flagged.
+
+        Anything else (pending, embedded, failed, approved but not indexed) was cut short
+        (a crash, a dead letter) and is redone by the next sync.
+        """
+        pipe = self._r.pipeline(transaction=False)
+        for pid in product_ids:
+            pipe.hmget(self._product_key(pid), ["status", "live"])
+        settled = set()
+        for pid, (status, live) in zip(product_ids, pipe.execute(), strict=True):
+            if status in (b"rejected", b"flagged") or live == b"1":
+                settled.add(pid)
+        return settled
 
     @staticmethod
     def _decode(raw: dict[bytes, bytes]) -> StoredProduct:

@@ -34,7 +34,7 @@ def test_diff_new_changed_unchanged_removed(redis_client: redis.Redis) -> None:
     assert [p.retailer_id for p in first.changed] == ["a", "b", "c"] and not first.removed
     store.put_many(first.changed)
     for p in (a, b, c):
-        store.set_status(p.product_id, p.content_hash, ProductStatus.EMBEDDED)
+        store.set_status(p.product_id, p.content_hash, ProductStatus.REJECTED)
 
     b2 = product("b", name="Blue mug")
     second = store.diff("s1", [a, b2])
@@ -43,12 +43,17 @@ def test_diff_new_changed_unchanged_removed(redis_client: redis.Redis) -> None:
     assert second.removed == [c.product_id]
 
 
-def test_failed_products_are_retried_on_resync(redis_client: redis.Redis) -> None:
+def test_unfinished_products_are_redone_on_resync(redis_client: redis.Redis) -> None:
+    """Pending, embedded, failed, or approved-but-not-indexed: a crash cut them short."""
     store = RedisProductStore(redis_client)
     a = product("a")
     store.put_many([a])
-    store.set_status(a.product_id, a.content_hash, ProductStatus.FAILED)
     assert [p.product_id for p in store.diff("s1", [a]).changed] == [a.product_id]
+    for status in (ProductStatus.EMBEDDED, ProductStatus.FAILED, ProductStatus.APPROVED):
+        store.set_status(a.product_id, a.content_hash, status)
+        assert [p.product_id for p in store.diff("s1", [a]).changed] == [a.product_id]
+    store.mark_indexed(a.product_id, a.content_hash)
+    assert store.diff("s1", [a]).unchanged == [a]
 
 
 def test_live_only_when_approved_and_indexed_for_the_same_version(

@@ -1,0 +1,102 @@
+"""``quality-control``: a verdict per product; approved ones are queued for indexing.
+
+Rejected products never go live; flagged ones wait for a review (the API's review route).
+A job for a version of the product that has since changed is a no-op: the newer version
+has its own job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from pipeline.keyword.base import KeywordIndex
+from pipeline.ledger import ClaimedJob
+from pipeline.ledger.payloads import QualityControlPayload
+from pipeline.products import ProductStatus, RedisProductStore
+from pipeline.qc.base import QCInput, QualityChecker
+from pipeline.records import JobType, QCDecision
+from pipeline.stages.base import Outcome, child_spec
+from pipeline.vectors.base import VectorStore
+
+logger = logging.getLogger(__name__)
+
+FetchImage = Callable[[str], Awaitable[bytes]]
+
+STATUS_OF = {
+    QCDecision.APPROVED: ProductStatus.APPROVED,
+    QCDecision.REJECTED: ProductStatus.REJECTED,
+    QCDecision.FLAGGED: ProductStatus.FLAGGED,
+}
+
+
+class QCHandler:
+    job_type = JobType.QUALITY_CONTROL
+    batch_size = 1
+
+    def __init__(
+        self,
+        checker: QualityChecker,
+        vectors: VectorStore,
+        keywords: KeywordIndex,
+        products: RedisProductStore,
+        fetch_image: FetchImage | None,
+    ) -> None:
+        """``fetch_image`` is None when the checker works from vectors alone (local QC)."""
+        self._checker = checker
+        self._vectors = vectors
+        self._keywords = keywords
+        self._products = products
+        self._fetch_image = fetch_image
+
+    async def handle(self, jobs: Sequence[ClaimedJob]) -> list[Outcome]:
+        return list(await asyncio.gather(*(self._one(job) for job in jobs)))
+
+    async def _one(self, job: ClaimedJob) -> Outcome:
+        payload = QualityControlPayload.model_validate(job.payload)
+        stored = await asyncio.to_thread(self._products.get, payload.product_id)
+        if stored is None or stored.record.content_hash != payload.content_hash:
+            return Outcome(job, {"stale": True})
+        try:
+            rows = await asyncio.to_thread(self._vectors.fetch, [payload.product_id])
+            image = await self._image(stored.record.image_urls)
+            verdict = await self._checker.check(
+                QCInput(
+                    product=stored.record,
+                    image=image,
+                    image_vector=rows[0].image_vector if rows else None,
+                    text_vector=rows[0].text_vector if rows else None,
+                )
+            )
+        except Exception as exc:  # classified by the dispatcher: retry or dead letter
+            return Outcome(job, error=exc)
+        status = STATUS_OF[verdict.decision]
+        changed = await asyncio.to_thread(
+            self._products.set_status, payload.product_id, payload.content_hash, status, verdict
+        )
+        if not changed:
+            return Outcome(job, {"stale": True})
+        await asyncio.to_thread(self._vectors.set_status, [payload.product_id], status.value)
+        result = {"decision": verdict.decision.value, "reasons": verdict.reasons[:10]}
+        if status is not ProductStatus.APPROVED:
+            # An older approved version may still be in the keyword index: take it out.
+            await asyncio.to_thread(self._keywords.delete, [payload.product_id])
+            return Outcome(job, result)
+        sync_id = job.parent_id or job.job_id
+        index = child_spec(
+            job,
+            JobType.INDEX_PRODUCT,
+            payload.model_dump(),
+            f"index:{sync_id}:{payload.product_id}:{payload.content_hash}",
+        )
+        return Outcome(job, result, follow_up=[index])
+
+    async def _image(self, urls: tuple[str, ...]) -> bytes | None:
+        if self._fetch_image is None or not urls:
+            return None
+        try:
+            return await self._fetch_image(urls[0])
+        except Exception as exc:  # the checker judges a product without a usable image
+            logger.info("qc: image %s unavailable: %s", urls[0][:200], exc)
+            return None
