@@ -38,7 +38,9 @@ def check_image(data: bytes, url: str, max_pixels: int) -> tuple[str, int, int]:
                 image.load()
     except PermanentError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
+        raise PermanentError(f"image {where} is not a decodable image: unknown format") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise PermanentError(f"image {where} is not a decodable image: {exc}") from exc
     except Image.DecompressionBombError as exc:
         raise PermanentError(f"image {where} is a decompression bomb: {exc}") from exc

@@ -250,6 +250,7 @@ class SampleSite:
         server.site = self
         self.port = int(server.server_address[1])
         self._server = server
+        logger.info("sample site serving on %s", self.base_url)
         try:
             server.serve_forever()
         finally:
