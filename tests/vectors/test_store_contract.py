@@ -1,0 +1,198 @@
+"""The VectorStore contract, on Milvus Lite served by the same child as in production."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import ConfigError, PermanentError
+from pipeline.local.services import LocalService
+from pipeline.settings import Settings
+from pipeline.vectors.base import VectorFilter, VectorRow, VectorStore
+from pipeline.vectors.milvus import MilvusVectorStore
+from pipeline.vectors.milvus_schema import choose_index, filter_expression
+
+pytestmark = pytest.mark.slow  # a Milvus Lite server child (a few seconds to start)
+
+RNG = np.random.default_rng(7)
+
+
+def unit(seed: int) -> np.ndarray:
+    vec = np.random.default_rng(seed).standard_normal(768).astype(np.float32)
+    return vec / np.linalg.norm(vec)
+
+
+def row(i: int, *, seller: str = "s1", status: str = "approved", price: float | None = 10.0,
+        currency: str | None = "USD") -> VectorRow:  # fmt: skip
+    return VectorRow(
+        product_id=f"p{i}",
+        seller_id=seller,
+        status=status,
+        price=price,
+        currency=currency,
+        image_vector=unit(i),
+        text_vector=unit(10_000 + i),
+        content_hash=f"{i:032x}",
+        updated_at=1_700_000_000.0 + i,
+    )
+
+
+def test_upsert_fetch_round_trip(store: VectorStore) -> None:
+    rows = [row(i, price=None if i == 3 else float(i), currency=None if i == 3 else "EUR")
+            for i in range(20)]  # fmt: skip
+    store.upsert(rows)
+    assert store.count() == 20
+    fetched = store.fetch(["p5", "missing", "p3", "p5"])
+    assert [r.product_id for r in fetched] == ["p5", "p3"]
+    p5, p3 = fetched
+    assert p5.seller_id == "s1" and p5.status == "approved" and p5.price == 5.0
+    assert p5.currency == "EUR" and p5.content_hash == f"{5:032x}"
+    assert p5.updated_at == 1_700_000_005.0
+    np.testing.assert_allclose(p5.image_vector, rows[5].image_vector, atol=1e-6)
+    np.testing.assert_allclose(p5.text_vector, rows[5].text_vector, atol=1e-6)
+    assert p3.price is None and p3.currency is None
+
+
+def test_reupsert_same_id_replaces(store: VectorStore) -> None:
+    store.upsert([row(1), row(2)])
+    newer = replace(row(1), image_vector=unit(999), status="pending", price=99.5)
+    store.upsert([newer])
+    assert store.count() == 2
+    (got,) = store.fetch(["p1"])
+    assert got.status == "pending" and got.price == 99.5
+    np.testing.assert_allclose(got.image_vector, unit(999), atol=1e-6)
+    # Duplicates within one call: the last one wins, one row stays.
+    store.upsert([replace(row(3), price=1.0), replace(row(3), price=2.0)])
+    assert store.count() == 3 and store.fetch(["p3"])[0].price == 2.0
+
+
+def test_search_finds_the_nearest_and_respects_filters(store: VectorStore) -> None:
+    rows = [
+        row(i, seller="s1" if i % 2 else "s2", status="approved" if i % 3 else "pending",
+            price=float(i))
+        for i in range(30)
+    ]  # fmt: skip
+    store.upsert(rows)
+    hits = store.search(unit(4), filters=VectorFilter(status=None), limit=5)
+    assert hits[0].product_id == "p4" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert len(hits) == 5 and hits[0].score >= hits[-1].score
+    # Default filter is approved only: p3 is pending (3 % 3 == 0), so it never shows.
+    assert "p3" not in {h.product_id for h in store.search(unit(3), limit=30)}
+    approved_s1 = store.search(unit(7), filters=VectorFilter(seller_id="s1"), limit=30)
+    assert approved_s1[0].product_id == "p7"
+    expected = {f"p{i}" for i in range(30) if i % 2 and i % 3}
+    assert {h.product_id for h in approved_s1} == expected
+    assert all(h.fields["seller_id"] == "s1" for h in approved_s1)
+    price_range = VectorFilter(min_price=Decimal("10"), max_price=Decimal("20"))
+    priced = store.search(unit(11), filters=price_range, limit=30)
+    assert {h.product_id for h in priced} == {f"p{i}" for i in range(10, 21) if i % 3}
+    text_hits = store.search(unit(10_008), field="text_vector", filters=VectorFilter(None), limit=1)
+    assert text_hits[0].product_id == "p8"
+
+
+def test_currency_filter_and_null_prices(store: VectorStore) -> None:
+    store.upsert(
+        [row(1, currency="USD"), row(2, currency="EUR"), row(3, price=None, currency=None)]
+    )
+    eur = store.search(unit(1), filters=VectorFilter(currency="EUR"), limit=10)
+    assert [h.product_id for h in eur] == ["p2"]
+    cheap = store.search(unit(1), filters=VectorFilter(max_price=Decimal("100")), limit=10)
+    assert {h.product_id for h in cheap} == {"p1", "p2"}  # no price: not in a price range
+
+
+def test_delete_by_id_and_by_seller(store: VectorStore) -> None:
+    store.upsert([row(i, seller="a" if i < 5 else "b") for i in range(10)])
+    store.delete(["p0", "p1", "nope"])
+    assert store.count() == 8
+    assert store.fetch(["p0", "p2"])[0].product_id == "p2"
+    store.delete_seller("a")
+    assert store.count() == 5
+    assert {h.product_id for h in store.search(unit(6), limit=10)} == {
+        f"p{i}" for i in range(5, 10)
+    }
+    store.delete([])
+    store.delete_seller("nobody")
+    assert store.count() == 5
+
+
+def test_set_status_changes_only_status(store: VectorStore) -> None:
+    store.upsert([row(1, status="pending"), row(2, status="pending")])
+    assert store.search(unit(1), limit=5) == []
+    store.set_status(["p1", "ghost"], "approved")
+    (hit,) = store.search(unit(1), limit=5)
+    assert hit.product_id == "p1"
+    p1 = store.fetch(["p1"])[0]
+    assert p1.price == 10.0 and p1.content_hash == f"{1:032x}"
+    np.testing.assert_allclose(p1.image_vector, unit(1), atol=1e-6)
+    assert store.count() == 2
+
+
+def test_invalid_input_is_refused_before_writing(store: VectorStore) -> None:
+    store.upsert([row(1)])
+    bad_rows = [
+        (replace(row(2), image_vector=np.zeros(10, dtype=np.float32)), "shape"),
+        (replace(row(2), text_vector=np.full(768, np.nan, dtype=np.float32)), "NaN"),
+        (replace(row(2), status="live"), "status must be one of"),
+        (replace(row(2), product_id='x" or 1 == 1'), "must match"),
+        (replace(row(2), price=-1.0), "price"),
+        (replace(row(2), currency="usd"), "currency"),
+    ]
+    for bad, message in bad_rows:
+        with pytest.raises(PermanentError, match=message):
+            store.upsert([row(3), bad])
+    assert store.count() == 1  # nothing of a refused call was written
+    with pytest.raises(PermanentError, match="must match"):
+        store.delete_seller('s1" or seller_id != "')
+    with pytest.raises(PermanentError, match="limit"):
+        store.search(unit(1), limit=0)
+    with pytest.raises(PermanentError, match="field"):
+        store.search(unit(1), field="price")
+    with pytest.raises(PermanentError, match="query vector"):
+        store.search(np.ones(3, dtype=np.float32))
+    with pytest.raises(PermanentError, match="status"):
+        store.set_status(["p1"], "whatever")
+
+
+def test_filter_expressions_are_quoted() -> None:
+    expr = filter_expression(VectorFilter(status="approved", seller_id="s-1", min_price=Decimal(2)))
+    assert expr == 'status == "approved" and seller_id == "s-1" and price >= 2.0'
+    assert filter_expression(None) == ""
+    with pytest.raises(PermanentError):
+        filter_expression(VectorFilter(min_price=Decimal("-1")))
+
+
+def test_index_choice() -> None:
+    assert choose_index("AUTO", lite=True).index_type == "FLAT"
+    hnsw = choose_index("AUTO", lite=False, hnsw_m=24, ef=200)
+    assert hnsw.index_type == "HNSW" and hnsw.build["M"] == 24 and hnsw.search["ef"] == 200
+    with pytest.raises(ConfigError, match="MILVUS_INDEX_TYPE"):
+        choose_index("DISKANN", lite=True)
+
+
+def test_from_settings_shares_one_lite_server(tmp_path: Path) -> None:
+    settings = Settings().with_overrides(core={"data_dir": tmp_path / "data"})
+    first = MilvusVectorStore.from_settings(settings)
+    try:
+        first.upsert([row(1)])
+        second = MilvusVectorStore.from_settings(settings)  # another process would do the same
+        try:
+            assert second.uri == first.uri
+            assert second.count() == 1
+        finally:
+            second.close()
+        service = first._service
+        assert isinstance(service, LocalService) and service.owner
+    finally:
+        first.close()
+    # The owner stopped its server; a new store starts a fresh one on the same files.
+    again = MilvusVectorStore.from_settings(settings)
+    try:
+        assert again.count() == 1
+        with pytest.raises(ConfigError, match="has dim 768"):
+            MilvusVectorStore(again.uri, collection=again.collection, dim=512, lite=True)
+    finally:
+        again.close()
