@@ -80,19 +80,30 @@ class DynamicBatcher(Generic[T, R]):
         self.max_wait_s = max_wait_s
         self.name = name
         self.stats = BatchStats()
-        self._queue: asyncio.Queue[_Pending[T, R]] = asyncio.Queue(maxsize=max_queue)
-        self._slots = asyncio.Semaphore(max_concurrent_batches)
+        self._max_queue = max_queue
+        self._max_concurrent = max_concurrent_batches
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self._queue: asyncio.Queue[_Pending[T, R]] = asyncio.Queue(maxsize=self._max_queue)
+        self._slots = asyncio.Semaphore(self._max_concurrent)
         self._running: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._closed = False
 
     def _ensure_started(self) -> None:
         if self._closed:
             raise RuntimeError(f"{self.name} is closed")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # asyncio primitives belong to one loop: a client reused from a new loop (one
+            # asyncio.run per request, per test) starts afresh; the old loop's work died
+            # with it.
+            self._loop = loop
+            self._reset()
         if self._loop_task is None or self._loop_task.done():
-            self._loop_task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"{self.name}-loop"
-            )
+            self._loop_task = loop.create_task(self._run(), name=f"{self.name}-loop")
 
     async def submit(self, item: T) -> R:
         """The result for one item; raises whatever ``fn`` reported for it."""
@@ -181,6 +192,8 @@ class DynamicBatcher(Generic[T, R]):
     async def aclose(self) -> None:
         """Stop taking requests; running batches finish, queued callers get an error."""
         self._closed = True
+        if self._loop is not asyncio.get_running_loop():
+            return  # started on another loop (or never): nothing here to stop
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

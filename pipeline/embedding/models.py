@@ -179,7 +179,12 @@ def _hub_weights(name: str, tag: str, hf_hub: str) -> str | None:
     last: Exception | None = None
     for candidate in candidates:
         try:
-            return str(hf_hub_download(repo_id, candidate, local_files_only=offline))
+            # HF_HUB_CACHE read now, not at hub import time, so it can be set per process.
+            cache_dir = os.environ.get("HF_HUB_CACHE") or None
+            path = hf_hub_download(
+                repo_id, candidate, local_files_only=offline, cache_dir=cache_dir
+            )
+            return str(path)
         except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
             last = exc
         except Exception as exc:  # the hub client raises many kinds; keep the last
