@@ -20,9 +20,17 @@ class QCInput:
 
 
 class QualityChecker(Protocol):
-    """Returns a verdict; raises RetryableError (429, 5xx, timeouts) or PermanentError."""
+    """Returns a verdict: approved, rejected (never goes live) or flagged (held for review).
+
+    Raises RetryableError (429, 5xx, timeouts, rate limit; ``delay`` set when the backend
+    said how long to wait) or PermanentError (a request no retry will fix, e.g. a bad key).
+    """
 
     @property
     def policy_version(self) -> str: ...
 
     async def check(self, item: QCInput) -> QCVerdict: ...
+
+    async def aclose(self) -> None:
+        """Releases connections; call it on the event loop that ran the checks."""
+        ...
