@@ -219,7 +219,8 @@ class SampleSite:
         self.port = port
         self.catalog = catalog or SampleCatalog(bulk_products=bulk_products)
         self.latency_ms = latency_ms
-        self.graph_faults: list[GraphFault] = []
+        # Popped one per Graph request; None answers normally (to fault a later page).
+        self.graph_faults: list[GraphFault | None] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
