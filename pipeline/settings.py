@@ -244,6 +244,8 @@ class ApiSettings(_Group):
     admin_key: SecretStr | None = None
     rate_limit_per_minute: int = Field(default=600, ge=1)
     search_cache_ttl: int = Field(default=3600, ge=0)
+    ingress_replicas: int = Field(default=1, ge=1, le=1024)
+    encoder_replicas: int = Field(default=1, ge=1, le=1024)
 
 
 _GROUPS: dict[str, type[_Group]] = {

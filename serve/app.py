@@ -1,0 +1,134 @@
+"""The HTTP API: a FastAPI app, and the Ray Serve application that serves it.
+
+``create_api(deps)`` builds the FastAPI app from its dependencies (the tests and the
+in-process CLI use it directly); ``build_app(args)`` is the typed Serve app builder, so
+``serve run serve.app:build_app`` and ``catalog-sync serve`` deploy the same thing: an
+ingress deployment and a query-encoder deployment with ``@serve.batch``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from ray import serve
+from ray.serve import Application
+
+from pipeline.keys import ApiKeyStore
+from pipeline.ledger import RedisLedger, RedisRateLimiter
+from pipeline.products import RedisProductStore
+from pipeline.runtime import Runtime
+from pipeline.search import QueryEncoder
+from pipeline.settings import Settings, load_settings
+from pipeline.syncs import url_checker
+from serve.deps import ApiDeps
+from serve.encoder import HandleQueryEncoder, QueryEncoderDeployment
+from serve.guards import GuardMiddleware
+from serve.routes import admin, products, search, syncs
+
+logger = logging.getLogger(__name__)
+
+
+def create_api(deps: ApiDeps) -> FastAPI:
+    """The FastAPI app over ready dependencies; closes them on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await deps.aclose()
+
+    app = FastAPI(
+        title="catalog-sync",
+        version="0.1.0",
+        description="Sync WhatsApp Business catalogs; search them by text and photo.",
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    app.add_middleware(GuardMiddleware, rate_check=deps.rate_check, keys=deps.keys)
+    for module in (search, syncs, products, admin):
+        app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))[:200]}
+            for e in exc.errors()[:10]
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        # Never a traceback to the caller: the log has it.
+        logger.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    return app
+
+
+def build_deps(
+    settings: Settings, encoder: QueryEncoder, runtime: Runtime | None = None
+) -> ApiDeps:
+    """Connect to Redis, the vector store and the keyword index (read-only) from settings."""
+    from pipeline.keyword.factory import open_keyword_index
+    from pipeline.vectors.milvus import MilvusVectorStore
+
+    runtime = runtime or Runtime(settings)
+    client: redis.Redis = runtime.redis()
+    vectors = MilvusVectorStore.from_settings(settings)
+    keywords = open_keyword_index(settings, writable=False)
+    closers: list[Callable[[], Any]] = [vectors.close, keywords.close, runtime.close]
+    admin_key = settings.api.admin_key
+    return ApiDeps(
+        settings=settings,
+        redis=client,
+        aredis=aredis.Redis.from_url(runtime.redis_url()),
+        ledger=RedisLedger(client, settings.jobs),
+        products=RedisProductStore(client),
+        keys=ApiKeyStore(client, admin_key.get_secret_value() if admin_key else None),
+        limiter=RedisRateLimiter(client),
+        vectors=vectors,
+        keywords=keywords,
+        encoder=encoder,
+        check_url=url_checker(settings.catalog),
+        closers=closers,
+    )
+
+
+def build_app(args: dict[str, str] | None = None) -> Application:
+    """The Serve application. ``args`` (from ``serve run ... key=value``) may set
+    ``encoder_replicas`` and ``ingress_replicas``; everything else comes from settings."""
+    args = args or {}
+    settings = load_settings()
+    encoder = serve.deployment(
+        name="QueryEncoder",
+        num_replicas=int(args.get("encoder_replicas", settings.api.encoder_replicas)),
+        ray_actor_options={"num_cpus": 0},
+        max_ongoing_requests=64,  # >= the @serve.batch sizes, so batches can fill
+    )(QueryEncoderDeployment)
+    ingress = serve.deployment(
+        name="Api",
+        num_replicas=int(args.get("ingress_replicas", settings.api.ingress_replicas)),
+        ray_actor_options={"num_cpus": 0},
+        max_ongoing_requests=256,
+    )(serve.ingress()(ApiIngress))
+    app: Application = ingress.bind(settings, encoder.bind(settings))
+    return app
+
+
+class ApiIngress:
+    """The ingress deployment: builds the FastAPI app in the replica, after its constructor,
+    so Redis and Milvus connections are made there and never pickled."""
+
+    def __init__(self, settings: Settings, encoder_handle: Any) -> None:
+        self._settings = settings
+        self._encoder_handle = encoder_handle
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_api(build_deps(self._settings, HandleQueryEncoder(self._encoder_handle)))
