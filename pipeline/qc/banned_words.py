@@ -112,19 +112,34 @@ class _Term:
         return True
 
 
-def _compile(table: dict[str, tuple[str, ...]]) -> list[_Term]:
-    terms = []
-    for category, entries in table.items():
-        for entry in entries:
-            prefix = entry.endswith("*")
-            words = tuple(normalize(entry.rstrip("*")))
-            terms.append(_Term(words, prefix, category, entry))
-    return terms
+class _TermSet:
+    """Terms indexed by their first word; single-word prefix terms are checked by prefix."""
+
+    def __init__(self, table: dict[str, tuple[str, ...]]) -> None:
+        self.by_first: dict[str, list[_Term]] = {}
+        self.prefixes: list[_Term] = []
+        for category, entries in table.items():
+            for entry in entries:
+                prefix = entry.endswith("*")
+                term = _Term(tuple(normalize(entry.rstrip("*"))), prefix, category, entry)
+                if prefix and len(term.words) == 1:
+                    self.prefixes.append(term)
+                else:
+                    self.by_first.setdefault(term.words[0], []).append(term)
+        self._any_prefix = tuple(t.words[0] for t in self.prefixes)
+
+    def at(self, tokens: list[str], i: int) -> list[_Term]:
+        """The terms that match starting at token ``i``."""
+        token = tokens[i]
+        found = [t for t in self.by_first.get(token, ()) if t.matches_at(tokens, i)]
+        if token.startswith(self._any_prefix):  # one C-level test for the common miss
+            found += [t for t in self.prefixes if token.startswith(t.words[0])]
+        return found
 
 
-_REJECT = _compile(REJECT)
-_FLAG = _compile(FLAG)
-_EXCEPT = _compile({"": EXCEPTIONS})
+_REJECT = _TermSet(REJECT)
+_FLAG = _TermSet(FLAG)
+_EXCEPT = _TermSet({"": EXCEPTIONS})
 
 
 @dataclass(frozen=True)
@@ -138,16 +153,14 @@ def find_banned(text: str) -> list[TermHit]:
     """Each banned term found in ``text`` (once per term), rejecting terms first."""
     tokens = normalize(text)
     for i in range(len(tokens)):
-        for exception in _EXCEPT:
-            if exception.matches_at(tokens, i):
+        if tokens[i]:
+            for exception in _EXCEPT.at(tokens, i):
                 for k in range(len(exception.words)):
                     tokens[i + k] = ""  # blank, not removed: phrases must not join across
     hits: dict[str, TermHit] = {}
     for terms, reject in ((_REJECT, True), (_FLAG, False)):
         for i, token in enumerate(tokens):
-            if not token:
-                continue
-            for term in terms:
-                if term.text not in hits and term.matches_at(tokens, i):
-                    hits[term.text] = TermHit(term.text, term.category, reject)
+            if token:
+                for term in terms.at(tokens, i):
+                    hits.setdefault(term.text, TermHit(term.text, term.category, reject))
     return list(hits.values())
