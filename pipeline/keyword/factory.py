@@ -18,8 +18,8 @@ def open_keyword_index(settings: Settings, *, writable: bool = True) -> KeywordI
     """The configured index. Embedded: ``writable=True`` only in the one process that owns
     the index (it takes the writer lock); everyone else opens it read-only.
 
-    Raises BackendUnavailable when the embedded writer lock is held by another process, or
-    a read-only open finds no index yet.
+    Raises BackendUnavailable when the embedded writer lock is held by another process or
+    the index directory cannot be used; a reader that starts first gets an empty index.
     """
     if settings.elasticsearch.url is not None:
         from pipeline.keyword.elasticsearch_index import ElasticsearchKeywordIndex

@@ -70,25 +70,31 @@ def _schema() -> tantivy.Schema:
     return sb.build()
 
 
+def _open_or_create(path: Path) -> tantivy.Index:
+    try:
+        if path.is_dir() and tantivy.Index.exists(str(path)):
+            return tantivy.Index.open(str(path))
+        path.mkdir(parents=True, exist_ok=True)
+        # reuse: if another process created it since our check, open theirs.
+        return tantivy.Index(_schema(), path=str(path), reuse=True)
+    except (OSError, ValueError) as exc:
+        raise BackendUnavailable(f"cannot open keyword index {path}: {exc}") from exc
+
+
 class TantivyKeywordIndex:
     """BM25 over product name and description, with seller/status/currency/price filters."""
 
     def __init__(self, path: Path, *, writable: bool = True, heap_bytes: int = 64_000_000) -> None:
-        """Opens (or, when writable, creates) the index at ``path``.
+        """Opens the index at ``path``, creating an empty one if there is none yet (so a
+        reader may start before the writer).
 
-        Raises BackendUnavailable when another process holds the writer lock, or when a
-        read-only open finds no index.
+        Raises BackendUnavailable when another process holds the writer lock or the
+        directory cannot be used.
         """
         self._path = path
         self._lock = threading.Lock()
         self._analyzers = {"catalog": _analyzer(False), "catalog_en": _analyzer(True)}
-        if path.is_dir() and tantivy.Index.exists(str(path)):
-            self._index = tantivy.Index.open(str(path))
-        elif writable:
-            path.mkdir(parents=True, exist_ok=True)
-            self._index = tantivy.Index(_schema(), path=str(path))
-        else:
-            raise BackendUnavailable(f"no keyword index at {path}: its writer has not created it")
+        self._index = _open_or_create(path)
         for name, analyzer in self._analyzers.items():
             self._index.register_tokenizer(name, analyzer)
         self._schema = self._index.schema

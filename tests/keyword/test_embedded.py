@@ -43,9 +43,21 @@ def test_reader_follows_the_writer(tmp_path: Path) -> None:
     reader.close()
 
 
-def test_reader_without_an_index_is_backend_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(BackendUnavailable, match="no keyword index"):
-        TantivyKeywordIndex(tmp_path / "missing", writable=False)
+def test_reader_may_start_before_the_writer(tmp_path: Path) -> None:
+    reader = TantivyKeywordIndex(tmp_path / "fresh", writable=False)
+    assert reader.count() == 0 and reader.search("lamp") == []
+    writer = TantivyKeywordIndex(tmp_path / "fresh", heap_bytes=HEAP)
+    writer.upsert([doc("p1", "brass lamp")])
+    reader.refresh()
+    assert [h.product_id for h in reader.search("lamp")] == ["p1"]
+    writer.close()
+    reader.close()
+
+
+def test_unusable_directory_is_backend_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(BackendUnavailable, match="cannot open keyword index"):
+        TantivyKeywordIndex(tmp_path / "file", writable=False)
 
 
 def test_data_survives_reopen(tmp_path: Path) -> None:
