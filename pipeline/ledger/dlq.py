@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 _REPLAY = LuaScript("replay")
 _PURGE = LuaScript("purge")
 _PAGE = 1000
+DLQ_SCRIPTS = (_REPLAY, _PURGE)
 
 
 class RedisDeadLetters:

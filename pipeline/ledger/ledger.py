@@ -14,18 +14,17 @@ import json
 import logging
 import random
 import time
-import traceback
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
 
 from pipeline.errors import PermanentError, RetryableError
-from pipeline.ledger.dlq import RedisDeadLetters
+from pipeline.ledger.dlq import DLQ_SCRIPTS, RedisDeadLetters
+from pipeline.ledger.enqueue import created_jobs, describe_error, prepare
 from pipeline.ledger.events import LedgerEvent, RedisEventLog
 from pipeline.ledger.keys import JOB_TYPES, LedgerKeys
-from pipeline.ledger.lua import Arg, LuaScript, execute_scripts
+from pipeline.ledger.lua import Arg, LuaScript, execute_scripts, load_scripts
 from pipeline.ledger.models import (
     ChildrenSummary,
     ClaimedJob,
@@ -36,9 +35,8 @@ from pipeline.ledger.models import (
     decode_hash,
     job_from_hash,
 )
-from pipeline.ledger.payloads import encode_payload, payload_seller, validate_payload
-from pipeline.ledger.stats import LedgerStats, collect_stats, run_check
-from pipeline.records import ID_PATTERN, JobState, JobType
+from pipeline.ledger.stats import CHECK_SCRIPT, LedgerStats, collect_stats, run_check
+from pipeline.records import JobState, JobType
 from pipeline.settings import JobSettings
 
 logger = logging.getLogger(__name__)
@@ -49,25 +47,6 @@ SCRIPTS = {
 }
 CHUNK = 1000  # jobs per script call: bounds how long one call holds the server
 MAX_RESULT_BYTES = 1024 * 1024
-MAX_KEY = 512
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
-
-
-def _check_id(name: str, value: str) -> None:
-    if not (0 < len(value) <= 128 and _ID_CHARS.issuperset(value) and value[0] not in "_.:-"):
-        raise PermanentError(f"{name} must match {ID_PATTERN}, got {value[:140]!r}")
-
-
-def describe_error(error: BaseException) -> str:
-    """The JSON kept for a failed attempt: type, message and (bounded) traceback."""
-    cls = type(error)
-    return json.dumps(
-        {
-            "type": f"{cls.__module__}.{cls.__qualname__}",
-            "message": str(error)[:4000],
-            "traceback": "".join(traceback.format_exception(error))[-8000:],
-        }
-    )
 
 
 class RedisLedger:
@@ -89,54 +68,13 @@ class RedisLedger:
         self._events_maxlen = str(events_maxlen)
         self._events = RedisEventLog(client, self.keys)
         self.dlq = RedisDeadLetters(client, self.keys, self._argv, self._fetch_jobs)
-        pipe = client.pipeline(transaction=False)
-        for script in SCRIPTS.values():
-            pipe.script_load(script.source)
-        pipe.execute()
+        load_scripts(client, [*SCRIPTS.values(), *DLQ_SCRIPTS, CHECK_SCRIPT])
 
     def _argv(self, *args: Arg, now: float | None = None) -> list[Arg]:
         when = self._clock() if now is None else now
         return [self.keys.ns, repr(when), self._events_maxlen, *args]
 
     # ----------------------------------------------------------------- enqueue
-    def _prepare(self, spec: JobSpec, parent_id: str | None, now: float) -> tuple[list[Arg], Job]:
-        """Validate a spec; returns the script arguments and the job it will create."""
-        job_type = JobType(spec.type)
-        _check_id("seller_id", spec.seller_id)
-        model = validate_payload(job_type, spec.payload)
-        named = payload_seller(model)
-        if named is not None and named != spec.seller_id:
-            raise PermanentError(
-                f"{job_type} payload names seller {named!r} but the job is for {spec.seller_id!r}"
-            )
-        max_attempts = spec.max_attempts or self._jobs.max_attempts
-        if not 1 <= max_attempts <= 100:
-            raise PermanentError(f"max_attempts must be 1-100, got {max_attempts}")
-        idem = spec.idempotency_key or ""
-        if len(idem) > MAX_KEY:
-            raise PermanentError(f"idempotency_key is {len(idem)} characters, limit {MAX_KEY}")
-        parent = parent_id or spec.parent_id or ""
-        job_id = uuid.uuid4().hex
-        payload_json = encode_payload(job_type, model)
-        args: list[Arg] = [
-            job_id, job_type.value, spec.seller_id, int(spec.priority), payload_json,
-            max_attempts, parent, idem,
-        ]  # fmt: skip
-        job = Job(
-            id=job_id,
-            type=job_type,
-            seller_id=spec.seller_id,
-            priority=spec.priority,
-            payload=json.loads(payload_json),
-            state=JobState.WAITING,
-            attempt=0,
-            max_attempts=max_attempts,
-            created_at=now,
-            parent_id=parent or None,
-            idempotency_key=idem or None,
-        )
-        return args, job
-
     def enqueue(self, spec: JobSpec) -> Job:
         """Create one job (see :meth:`enqueue_many`)."""
         return self.enqueue_many([spec])[0]
@@ -153,7 +91,7 @@ class RedisLedger:
         prepared: list[tuple[list[Arg], Job]] = []
         for i, spec in enumerate(specs):
             try:
-                prepared.append(self._prepare(spec, parent_id, now))
+                prepared.append(prepare(spec, parent_id, now, self._jobs.max_attempts))
             except PermanentError as exc:
                 raise PermanentError(f"job spec #{i}: {exc}") from exc
             except ValueError as exc:
@@ -166,7 +104,7 @@ class RedisLedger:
                 flat.extend(args)
             calls.append((SCRIPTS["enqueue"], (), self._argv(*flat, now=now)))
         replies = execute_scripts(self._client, calls)
-        out, existing = self._created_jobs(prepared, replies)
+        out, existing = created_jobs(prepared, replies, CHUNK)
         if existing:
             found = self._fetch_jobs(list(existing.values()))
             for index, job_id in existing.items():
@@ -175,26 +113,6 @@ class RedisLedger:
                     out[index] = held
         logger.info("enqueued %d job(s), %d already live", len(out) - len(existing), len(existing))
         return out
-
-    @staticmethod
-    def _created_jobs(
-        prepared: list[tuple[list[Arg], Job]], replies: list[Any]
-    ) -> tuple[list[Job], dict[int, str]]:
-        """Jobs in spec order, and {index: id} where a live idempotency key answered."""
-        out: list[Job] = []
-        existing: dict[int, str] = {}
-        for n, reply in enumerate(replies):
-            if reply and reply[0] == b"refused":
-                parent, state = reply[1].decode(), reply[2].decode()
-                raise PermanentError(
-                    f"parent job {parent} is {state}: children can only be added to an active "
-                    f"job ({n * CHUNK} of {len(prepared)} jobs were created before this)"
-                )
-            for k, (_, job) in enumerate(prepared[n * CHUNK : (n + 1) * CHUNK]):
-                if reply[2 * k] == b"existing":
-                    existing[len(out)] = reply[2 * k + 1].decode()
-                out.append(job)
-        return out, existing
 
     def add_children(self, parent_id: str, specs: Sequence[JobSpec]) -> list[Job]:
         """Enqueue children of an active job. The parent completes once its own work is

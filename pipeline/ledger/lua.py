@@ -55,6 +55,14 @@ class LuaScript:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
+def load_scripts(client: redis.Redis, scripts: Sequence[LuaScript]) -> None:
+    """``SCRIPT LOAD`` every script in one round trip (done once, when a ledger is built)."""
+    pipe = client.pipeline(transaction=False)
+    for script in scripts:
+        pipe.script_load(script.source)
+    pipe.execute()
+
+
 def execute_scripts(
     client: redis.Redis, calls: Sequence[tuple[LuaScript, Sequence[Arg], Sequence[Arg]]]
 ) -> list[Any]:

@@ -18,7 +18,7 @@ import redis
 from pipeline.ledger.keys import JOB_TYPES, PRIORITIES, LedgerKeys
 from pipeline.ledger.lua import Arg, LuaScript
 
-_CHECK = LuaScript("check")
+CHECK_SCRIPT = LuaScript("check")
 STATES = ("waiting", "delayed", "active", "completed", "dead")
 
 
@@ -62,7 +62,7 @@ def run_check(
 ) -> tuple[dict[str, dict[str, int]], list[str]]:
     """(counts per type and state, problems) read in one atomic script."""
     reply = json.loads(
-        _CHECK(client, (), argv("1" if deep else "0", *[t.value for t in JOB_TYPES]))
+        CHECK_SCRIPT(client, (), argv("1" if deep else "0", *[t.value for t in JOB_TYPES]))
     )
     counts = reply["counts"] or {}
     problems = reply["problems"] or []
