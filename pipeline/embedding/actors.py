@@ -48,12 +48,14 @@ class SiglipEmbedder:
     for bad input) through Ray's error wrapping.
     """
 
-    def __init__(self, settings: Settings, threads: int) -> None:
+    def __init__(self, settings: Settings, threads: int, random_weights: bool = False) -> None:
         # Before torch starts its OpenMP pool (the runtime_env sets it too; belt and braces).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from pipeline.embedding.local import LocalSiglipEmbedder
 
-        self._embedder = LocalSiglipEmbedder.from_settings(settings, threads=threads)
+        self._embedder = LocalSiglipEmbedder.from_settings(
+            settings, threads=threads, random_weights=random_weights
+        )
 
     def info(self) -> dict[str, Any]:
         return {**self._embedder.info(), "pid": os.getpid()}
@@ -120,8 +122,11 @@ class RaySiglipEmbedder:
         replicas: int | None = None,
         num_cpus: float | None = None,
         name_prefix: str | None = None,
+        random_weights: bool = False,
     ) -> RaySiglipEmbedder:
         """Start (or, with ``name_prefix``, find) the replicas and wait until each has loaded.
+
+        ``random_weights`` (speed benchmarks only) builds the architecture untrained.
 
         Ray must be initialised already. Raises BackendUnavailable when a replica does not
         come up within ``SIGLIP_REQUEST_TIMEOUT`` (the model load error is in the message).
@@ -146,7 +151,9 @@ class RaySiglipEmbedder:
         for i in range(count):
             named = {"name": f"{name_prefix}-{i}", "get_if_exists": True} if name_prefix else {}
             handles.append(
-                SiglipEmbedderActor.options(**options, **named).remote(settings, threads)
+                SiglipEmbedderActor.options(**options, **named).remote(
+                    settings, threads, random_weights
+                )
             )
         try:
             infos = ray.get([h.info.remote() for h in handles], timeout=cfg.request_timeout)

@@ -67,12 +67,16 @@ class LocalSiglipEmbedder:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, threads: int | None = None
+        cls, settings: Settings, *, threads: int | None = None, random_weights: bool = False
     ) -> LocalSiglipEmbedder:
-        """Load the model the settings name; raises ConfigError/BackendUnavailable as the loader."""
+        """Load the model the settings name; raises ConfigError/BackendUnavailable as the loader.
+
+        ``random_weights`` (speed benchmarks only) builds the architecture untrained.
+        """
         cfg = settings.siglip
+        loaded = load_siglip(cfg, random_weights=random_weights)
         runner = SiglipRunner(
-            load_siglip(cfg), device=cfg.device.value, precision=cfg.precision, threads=threads
+            loaded, device=cfg.device.value, precision=cfg.precision, threads=threads
         )
         return cls(
             runner,
