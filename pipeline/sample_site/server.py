@@ -202,6 +202,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     site: SampleSite
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a browser page closed mid-request) is normal here.
+        logger.debug("sample-site: client %s went away", client_address, exc_info=True)
+
 
 class SampleSite:
     """The sample catalog web app. Raises OSError from start() when the port is taken."""

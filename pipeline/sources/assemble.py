@@ -22,7 +22,30 @@ from pipeline.sources.normalize import RawProduct, to_record
 logger = logging.getLogger(__name__)
 
 
-async def _image_digest(fetcher: SafeFetcher, url: str) -> tuple[str | None, str | None]:
+Digest = tuple[str | None, str | None]
+
+
+class ImagePrefetch:
+    """Image checks started early (while a source is still reading its pages), so they
+    overlap with the slow part; :func:`assemble` picks up what was started here."""
+
+    def __init__(self, fetcher: SafeFetcher | None) -> None:
+        self.fetcher = fetcher
+        self.tasks: dict[str, asyncio.Task[Digest]] = {}
+
+    def start(self, urls: Iterable[str]) -> None:
+        if self.fetcher is None:
+            return
+        for url in urls:
+            if url not in self.tasks and len(self.tasks) < 100_000:
+                self.tasks[url] = asyncio.ensure_future(_image_digest(self.fetcher, url))
+
+    def cancel(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+
+
+async def _image_digest(fetcher: SafeFetcher, url: str) -> Digest:
     """(sha256, None) for a usable image; (None, reason) for one that is not."""
     try:
         data = await fetcher.fetch_image(url)
@@ -32,10 +55,13 @@ async def _image_digest(fetcher: SafeFetcher, url: str) -> tuple[str | None, str
 
 
 async def _verify(
-    record: ProductRecord, fetcher: SafeFetcher, gate: asyncio.Semaphore
+    record: ProductRecord, fetcher: SafeFetcher, gate: asyncio.Semaphore, prefetch: ImagePrefetch
 ) -> ProductRecord | SkippedProduct:
     async with gate:
-        results = [await _image_digest(fetcher, url) for url in record.image_urls]
+        results = []
+        for url in record.image_urls:
+            task = prefetch.tasks.get(url)
+            results.append(await task if task else await _image_digest(fetcher, url))
     good = [
         (url, digest) for url, (digest, _) in zip(record.image_urls, results, strict=True) if digest
     ]
@@ -66,6 +92,7 @@ async def assemble(
     fetcher: SafeFetcher | None,
     skipped: Iterable[SkippedProduct] = (),
     max_products: int | None = None,
+    prefetch: ImagePrefetch | None = None,
 ) -> ScrapeResult:
     """Records for ``raws`` (duplicates by product id keep the first), images verified when
     a fetcher is given. Raises PermanentError when the catalog has no product at all."""
@@ -95,7 +122,11 @@ async def assemble(
             break
     if fetcher is not None:
         gate = asyncio.Semaphore(fetcher.catalog.per_host_concurrency * 2)
-        verified = await asyncio.gather(*(_verify(r, fetcher, gate) for r in records))
+        started = prefetch or ImagePrefetch(None)
+        try:
+            verified = await asyncio.gather(*(_verify(r, fetcher, gate, started) for r in records))
+        finally:
+            started.cancel()  # images of products that did not make it into a record
         records = []
         for item in verified:
             if isinstance(item, SkippedProduct):

@@ -21,7 +21,7 @@ from pipeline.errors import BackendUnavailable, PermanentError, UnsafeURLError
 from pipeline.fetch import SafeFetcher, split_url
 from pipeline.records import SkippedProduct
 from pipeline.settings import CatalogSettings
-from pipeline.sources.assemble import assemble
+from pipeline.sources.assemble import ImagePrefetch, assemble
 from pipeline.sources.base import ScrapeResult, SourceKind
 from pipeline.sources.browser import BrowserPool, Routed
 from pipeline.sources.normalize import RawProduct
@@ -63,10 +63,15 @@ class PlaywrightCatalogSource:
         await self.pool.guard.check(url)  # a clear refusal before the browser is involved
         profile = profile_for(split.host)
         started = time.monotonic()
-        async with self.pool.context() as routed:
-            async with routed.page() as page:
-                items = await self._list(page, url, profile, routed)
-            raws, skipped = await self._details(routed, items, profile, seller_id)
+        prefetch = ImagePrefetch(self.fetcher)
+        try:
+            async with self.pool.context() as routed:
+                async with routed.page() as page:
+                    items = await self._list(page, url, profile, routed)
+                raws, skipped = await self._details(routed, items, profile, seller_id, prefetch)
+        except BaseException:
+            prefetch.cancel()
+            raise
         logger.info(
             "scraped %d list items of %s in %.1fs (%d browser requests)",
             len(items),
@@ -82,6 +87,7 @@ class PlaywrightCatalogSource:
             fetcher=self.fetcher,
             skipped=skipped,
             max_products=self.catalog.max_products,
+            prefetch=prefetch,
         )
 
     async def _goto(self, page: Page, url: str, routed: Routed) -> int:
@@ -157,9 +163,15 @@ class PlaywrightCatalogSource:
             logger.warning("catalog has more than %d products: stopped", self.catalog.max_products)
 
     async def _details(
-        self, routed: Routed, items: list[dict[str, Any]], profile: SiteProfile, seller_id: str
+        self,
+        routed: Routed,
+        items: list[dict[str, Any]],
+        profile: SiteProfile,
+        seller_id: str,
+        prefetch: ImagePrefetch,
     ) -> tuple[list[RawProduct], list[SkippedProduct]]:
-        """Detail pages, ``page_concurrency`` workers each reusing one page."""
+        """Detail pages, ``page_concurrency`` workers each reusing one page; image checks
+        start as soon as a detail page names its images."""
         queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
         for pair in enumerate(items):
             queue.put_nowait(pair)
@@ -175,6 +187,7 @@ class PlaywrightCatalogSource:
                         skipped.append(made)
                     else:
                         raws[index] = made
+                        prefetch.start(made.image_urls)
 
         workers = min(self.catalog.page_concurrency, max(1, len(items)))
         await asyncio.gather(*(worker() for _ in range(workers)))
