@@ -328,3 +328,33 @@ def test_events_can_be_followed(ledger: RedisLedger) -> None:
     after = ledger.events(after_id=first[-1].id)
     assert [(e.from_state, e.to_state) for e in after] == [("waiting", "active")]
     assert ledger.events_key == "cs:events"
+
+
+def test_blocking_claim_wakes_when_a_job_arrives(redis_client: redis.Redis, redis_url: str) -> None:
+    import threading
+    import time
+
+    from pipeline.settings import JobSettings
+
+    ledger = RedisLedger(redis_client, JobSettings())
+    other = redis.Redis.from_url(redis_url)
+    producer = RedisLedger(other, JobSettings())
+    timer = threading.Timer(0.3, lambda: producer.enqueue(qc_spec(1)))
+    timer.start()
+    started = time.monotonic()
+    try:
+        claimed = ledger.claim(QC, "w", 5, block_ms=5000)
+    finally:
+        timer.join(timeout=10)
+        other.close()
+    assert len(claimed) == 1 and 0.25 <= time.monotonic() - started < 3.0
+    started = time.monotonic()
+    assert ledger.claim(QC, "w", 5, block_ms=300) == []
+    assert 0.29 <= time.monotonic() - started < 3.0
+
+
+def test_progress_must_be_a_percentage(ledger: RedisLedger) -> None:
+    ledger.enqueue(qc_spec(1))
+    (claimed,) = ledger.claim(QC, "w", 1)
+    with pytest.raises(ValueError, match="0-100"):
+        ledger.progress(claimed, 101)
