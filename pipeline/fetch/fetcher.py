@@ -1,9 +1,8 @@
 """The one HTTP fetcher for pages, API calls and images, behind the SSRF guard.
 
 Every hop of a redirect chain is checked by :class:`UrlGuard` and the connection goes to
-the address the guard checked (the URL is rewritten to that address, with the real host
-in the ``Host`` header and in TLS SNI/certificate checks), so a name cannot resolve to a
-public address for the check and to a private one for the connection. Bodies are read
+an address the guard checked (:mod:`pipeline.fetch.pinning`), so a name cannot resolve
+to a public address for the check and to a private one for the connection. Bodies are read
 as a stream and cut off at a size limit; each hop has a deadline; each host has a
 concurrency and rate budget; the user agent names the project.
 
@@ -19,6 +18,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,7 @@ from pipeline.errors import BackendUnavailable, PermanentError, RetryableError, 
 from pipeline.fetch.guard import CheckedURL, UrlGuard
 from pipeline.fetch.images import IMAGE_ACCEPT, check_image
 from pipeline.fetch.limits import HostLimiter
+from pipeline.fetch.pinning import PinnedBackend, PinnedTransport
 from pipeline.settings import CatalogSettings
 
 logger = logging.getLogger(__name__)
@@ -100,20 +101,15 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return min(max(delta, 0.0), 3600.0)
 
 
-def _pinned_url(checked: CheckedURL) -> str:
-    """The URL with its host replaced by the checked address (the port kept)."""
+def _request_url(checked: CheckedURL) -> str:
+    """The URL as httpx will see it: the host as the guard normalized it (the canonical
+    address for an IP literal), so the pinned connection is found under the same name."""
     parts = urlsplit(checked.url)
-    address = checked.address
-    host = f"[{address}]" if address.version == 6 else str(address)
+    host = checked.connect_host
+    host = f"[{host}]" if ":" in host else host
     return urlunsplit(
         (checked.scheme, f"{host}:{checked.port}", parts.path or "/", parts.query, "")
     )
-
-
-def _host_header(checked: CheckedURL) -> str:
-    host = f"[{checked.host}]" if ":" in checked.host else checked.host
-    default = 443 if checked.scheme == "https" else 80
-    return host if checked.port == default else f"{host}:{checked.port}"
 
 
 class SafeFetcher:
@@ -122,18 +118,27 @@ class SafeFetcher:
     ``async with SafeFetcher(settings.catalog) as fetcher: await fetcher.fetch(url)``
     """
 
-    def __init__(self, catalog: CatalogSettings, *, guard: UrlGuard | None = None) -> None:
+    def __init__(
+        self,
+        catalog: CatalogSettings,
+        *,
+        guard: UrlGuard | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``ssl_context`` replaces the default trust store (a private CA, tests)."""
         self.catalog = catalog
         self.guard = guard or UrlGuard(catalog.allowed_hosts)
         self.limiter = HostLimiter(catalog.per_host_concurrency, catalog.per_host_rate)
         timeout = httpx.Timeout(catalog.fetch_timeout)
+        self._backend = PinnedBackend()
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
         # trust_env=False: a proxy from the environment would connect on our behalf and
-        # defeat the address pinning below.
+        # defeat the address pinning.
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             trust_env=False,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            transport=PinnedTransport(self._backend, limits, ssl_context),
             headers={"User-Agent": catalog.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
 
@@ -200,13 +205,8 @@ class SafeFetcher:
     async def _fetch_once(
         self, checked: CheckedURL, headers: dict[str, str], limit: int
     ) -> FetchResult:
-        request_headers = {**headers, "Host": _host_header(checked)}
-        extensions: dict[str, Any] = {}
-        if checked.scheme == "https":
-            extensions["sni_hostname"] = checked.host
-        request = self._client.build_request(
-            "GET", _pinned_url(checked), headers=request_headers, extensions=extensions
-        )
+        self._backend.pin(checked)
+        request = self._client.build_request("GET", _request_url(checked), headers=headers)
         async with self.limiter.slot(checked.host_key):
             try:
                 # One deadline for the whole hop: a server dripping bytes cannot hold us.

@@ -153,6 +153,14 @@ class CheckedURL:
     port: int
     address: IPAddress
     allow_listed: bool
+    addresses: tuple[IPAddress, ...] = ()  # every checked address, ``address`` first
+
+    @property
+    def connect_host(self) -> str:
+        """The host to put in the request URL: the canonical address for an IP literal
+        (whatever spelling was written), else the normalized name."""
+        literal = ip_literal(self.host)
+        return str(literal).split("%", 1)[0] if literal is not None else self.host
 
     @property
     def host_key(self) -> str:
@@ -252,7 +260,9 @@ class UrlGuard:
                     "(private, loopback, link-local, multicast or reserved) and is not in "
                     "CATALOG_ALLOWED_HOSTS"
                 )
-        return CheckedURL(split.url, split.scheme, split.host, split.port, addresses[0], allow)
+        return CheckedURL(
+            split.url, split.scheme, split.host, split.port, addresses[0], allow, tuple(addresses)
+        )
 
     async def _resolve(self, split: SplitURL) -> list[IPAddress]:
         loop = asyncio.get_running_loop()
