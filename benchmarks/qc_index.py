@@ -7,7 +7,9 @@
 2. Keyword index at N products (100,000; ``--quick`` 10,000): bulk indexing rate in batches
    of 1,000 and BM25 query latency p50/p99 with filters (status + price range, a third with
    a seller too), for tantivy and SQLite FTS5 side by side: the figures behind the choice
-   of the embedded engine. Elasticsearch is not measured: no cluster is reachable here.
+   of the embedded engine. Text: names and 25-word descriptions drawn from a ~20,000-word
+   vocabulary with Zipf weights (real words in EN/PT/ES/HI are the most frequent); queries
+   of 1-3 words drawn the same way. Elasticsearch is not measured: no cluster here.
 
     .venv/bin/python benchmarks/qc_index.py --quick
     .venv/bin/python benchmarks/qc_index.py
@@ -61,12 +63,26 @@ WORDS = (
 ).split()
 
 
+def vocabulary(size: int = 20_000, seed: int = 3) -> tuple[list[str], list[float]]:
+    """Real words first, then made-up ones, with Zipf weights: a catalog's long tail."""
+    rng = random.Random(seed)
+    syllables = "ka ri to ne sa mo lu pe di ra vo chi na ta ko mi be".split()
+    made_up = {
+        "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(size)
+    }
+    words = ADJECTIVES + ITEMS + WORDS + sorted(made_up - set(ADJECTIVES + ITEMS + WORDS))
+    return words, [1.0 / (rank + 10) for rank in range(len(words))]
+
+
 def synthetic_docs(n: int, seed: int = 7) -> list[KeywordDoc]:
     rng = random.Random(seed)
+    words, weights = vocabulary()
     docs = []
     for i in range(n):
-        name = f"{rng.choice(ADJECTIVES)} {rng.choice(ITEMS)} {rng.choice(WORDS)}"
-        description = " ".join(rng.choice(WORDS + ITEMS + ADJECTIVES) for _ in range(20))
+        name = f"{rng.choice(ADJECTIVES)} {rng.choice(ITEMS)} " + " ".join(
+            rng.choices(words, weights, k=2)
+        )
+        description = " ".join(rng.choices(words, weights, k=25))
         docs.append(
             KeywordDoc(
                 product_id=f"s{i % 500}:p{i}",
@@ -83,14 +99,16 @@ def synthetic_docs(n: int, seed: int = 7) -> list[KeywordDoc]:
 
 
 def queries(count: int, seed: int = 11) -> list[tuple[str, KeywordFilter]]:
+    """1-3 words drawn like the documents' words; price band always, seller in a third."""
     rng = random.Random(seed)
+    words, weights = vocabulary()
     out = []
     for i in range(count):
-        words = rng.sample(ADJECTIVES + ITEMS + WORDS, rng.randint(1, 3))
+        text = " ".join(rng.choices(words, weights, k=rng.randint(1, 3)))
         low = Decimal(rng.randint(0, 1000))
         seller = f"s{rng.randint(0, 499)}" if i % 3 == 0 else None
         filters = KeywordFilter(seller_id=seller, min_price=low, max_price=low + 2000)
-        out.append((" ".join(words), filters))
+        out.append((text, filters))
     return out
 
 
