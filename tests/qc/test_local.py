@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+import redis
 
 from pipeline.qc.base import QCInput
 from pipeline.qc.local import LocalQualityChecker
@@ -267,3 +268,22 @@ def test_fake_embedder_keeps_prompts_apart() -> None:
 
     vectors = asyncio.run(FakeEmbedder().embed_texts(list(ALLOWED_PROMPTS)))
     assert np.allclose(vectors @ vectors.T, np.eye(len(ALLOWED_PROMPTS)), atol=1e-6)
+
+
+def test_factory_with_the_tiny_model_judges_on_rules_alone(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    # settings use SIGLIP_MODEL=tiny: its vectors are noise, so no zero-shot or agreement
+    # verdicts, but given vectors still show the image was fetched.
+    from pipeline.qc.factory import build_quality_checker
+
+    checker = build_quality_checker(settings, redis_client, embedder=FakeEmbedder())
+    unrelated = QCInput(
+        product(name="Ceramic mug"),
+        None,
+        image_vector=concept_vector(("weapon", 1.0)),
+        text_vector=concept_vector(("jewel", 1.0)),
+    )
+    verdict = asyncio.run(checker.inner.check(unrelated))
+    assert verdict.decision == QCDecision.APPROVED
+    assert verdict.model == "local-qc:rules"
