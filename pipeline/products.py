@@ -173,6 +173,22 @@ class RedisProductStore:
     def seller_product_ids(self, seller_id: str) -> list[str]:
         return sorted(k.decode() for k in self._r.hkeys(self._hashes_key(seller_id)))  # type: ignore[union-attr]
 
+    def seller_counts(self, seller_id: str) -> dict[str, int]:
+        """How the seller's products stand: live, rejected, flagged, failed, in progress."""
+        ids = self.seller_product_ids(seller_id)
+        pipe = self._r.pipeline(transaction=False)
+        for pid in ids:
+            pipe.hmget(self._product_key(pid), ["status", "live"])
+        counts = dict.fromkeys(("live", "rejected", "flagged", "failed", "in_progress"), 0)
+        for status, live in pipe.execute():
+            if live == b"1":
+                counts["live"] += 1
+            elif status in (b"rejected", b"flagged", b"failed"):
+                counts[status.decode()] += 1
+            else:
+                counts["in_progress"] += 1
+        return counts
+
     def generation(self) -> int:
         return int(self._r.get(self.generation_key) or 0)  # type: ignore[arg-type]
 

@@ -12,6 +12,7 @@ import redis
 
 from pipeline.errors import PermanentError
 from pipeline.ledger import Job, JobSpec, RedisLedger
+from pipeline.products import RedisProductStore
 from pipeline.records import ID_PATTERN, JobState, JobType, Priority
 from pipeline.settings import CatalogSettings
 
@@ -93,6 +94,7 @@ def sync_view(ledger: RedisLedger, client: redis.Redis, sync_id: str) -> dict[st
         "stages": stages,
         "progress": round(job.children.percent, 1) if job.children else 0.0,
         "scrape": scrape,
+        "products": RedisProductStore(client).seller_counts(job.seller_id),
         "errors": job.errors[-10:],
         "last_error": job.last_error,
     }

@@ -104,8 +104,11 @@ def build_deps(
 def build_app(args: dict[str, str] | None = None) -> Application:
     """The Serve application. ``args`` (from ``serve run ... key=value``) may set
     ``encoder_replicas`` and ``ingress_replicas``; everything else comes from settings."""
-    args = args or {}
-    settings = load_settings()
+    return build_app_from(load_settings(), args or {})
+
+
+def build_app_from(settings: Settings, args: dict[str, str]) -> Application:
+    """The Serve application for explicit settings (``build_app`` reads the environment)."""
     encoder = serve.deployment(
         name="QueryEncoder",
         num_replicas=int(args.get("encoder_replicas", settings.api.encoder_replicas)),

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from pipeline.cli import ledger_cmds, source_cmds
+from pipeline.cli import ledger_cmds, pipeline_cmds, source_cmds
 from pipeline.cli.common import configure_logging, settings_from
 from pipeline.runtime import Runtime
 
@@ -70,6 +70,7 @@ def demo(ctx: click.Context, no_serve: bool) -> None:
 
 
 ledger_cmds.register(main)
+pipeline_cmds.register(main)
 source_cmds.register(main)
 
 

@@ -1,7 +1,8 @@
 """The embedded keyword index's one writer, as a named Ray actor shared by every worker.
 
 tantivy allows one writer per index directory, so the index is owned by a single actor
-(``get_if_exists``: the first worker on a Ray cluster creates it, later ones find it).
+(``get_if_exists``: the first worker on a Ray cluster creates it, later ones find it;
+it lives as long as the worker that created it).
 :class:`RayKeywordIndex` is the callers' side: the ``KeywordIndex`` protocol over that
 actor, every call bounded by a timeout. With Elasticsearch configured no actor is needed:
 each worker talks to the cluster directly.
@@ -9,13 +10,14 @@ each worker talks to the cluster directly.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import ray
 
 from pipeline.errors import BackendUnavailable
 from pipeline.keyword.base import BulkResult, KeywordDoc, KeywordFilter, KeywordHit, KeywordIndex
-from pipeline.keyword.factory import open_keyword_index
+from pipeline.keyword.factory import embedded_index_path, open_keyword_index
 from pipeline.settings import Settings
 
 WRITER_NAME = "catalog-sync-keyword-writer"
@@ -66,9 +68,10 @@ class RayKeywordIndex:
         """The writer actor of this Ray cluster (created if absent), or Elasticsearch."""
         if settings.elasticsearch.url is not None:
             return open_keyword_index(settings)
-        handle = KeywordWriterActor.options(
-            name=WRITER_NAME, get_if_exists=True, lifetime="detached"
-        ).remote(settings)
+        # One writer per index directory: the name says which directory it owns.
+        path = str(embedded_index_path(settings).resolve())
+        name = f"{WRITER_NAME}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+        handle = KeywordWriterActor.options(name=name, get_if_exists=True).remote(settings)
         index = cls(handle, timeout)
         index.count()  # fail here, clearly, if the writer cannot open the index
         return index

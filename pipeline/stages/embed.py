@@ -42,7 +42,8 @@ class EmbedHandler:
         results = await self._stage.run(records)
         done = [r for r in results if isinstance(r, ProductEmbedding)]
         if done:
-            rows = vector_rows(records, results, status=ProductStatus.EMBEDDED.value)
+            # "pending" in the vector store until QC decides (search filters on "approved").
+            rows = vector_rows(records, results, status="pending")
             try:
                 await asyncio.to_thread(self._vectors.upsert, rows)
             except Exception as exc:  # the store is down: every job of the batch retries

@@ -43,7 +43,7 @@ class QCHandler:
         products: RedisProductStore,
         fetch_image: FetchImage | None,
     ) -> None:
-        """``fetch_image`` is None when the checker works from vectors alone (local QC)."""
+        """``fetch_image`` is None when the checker works without image bytes (local QC)."""
         self._checker = checker
         self._vectors = vectors
         self._keywords = keywords
