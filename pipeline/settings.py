@@ -248,6 +248,42 @@ class ApiSettings(_Group):
     encoder_replicas: int = Field(default=1, ge=1, le=1024)
 
 
+class OpsSettings(_Group):
+    """Operations: queue-depth autoscaling, Serve autoscaling, metrics, dashboard, alerts."""
+
+    model_config = SettingsConfigDict(env_prefix="OPS_", extra="ignore", frozen=True)
+
+    # The queue-depth autoscaler (a Ray actor the worker starts when enabled).
+    autoscale: bool = False
+    autoscale_interval_s: PositiveFloat = 10.0
+    autoscale_down_after_s: float = Field(default=300.0, ge=0)
+    min_gpu_bundles: int = Field(default=0, ge=0, le=10_000)
+    max_gpu_bundles: int = Field(default=8, ge=0, le=10_000)
+    min_cpu_bundles: int = Field(default=0, ge=0, le=100_000)
+    max_cpu_bundles: int = Field(default=64, ge=0, le=100_000)
+    cpus_per_gpu_bundle: int = Field(default=4, ge=0, le=1024)
+    embed_jobs_per_gpu: int = Field(default=512, ge=1)
+    scrape_jobs_per_cpu: int = Field(default=2, ge=1)
+    qc_jobs_per_cpu: int = Field(default=50, ge=1)
+    index_jobs_per_cpu: int = Field(default=500, ge=1)
+    # Serve: replicas follow ongoing requests when on; else the fixed API_* replica counts.
+    serve_autoscaling: bool = False
+    serve_min_replicas: int = Field(default=1, ge=0, le=1024)
+    serve_max_replicas: int = Field(default=8, ge=1, le=1024)
+    serve_target_ongoing_requests: PositiveFloat = 16.0
+    # Worker metrics: a Prometheus HTTP endpoint on this port (0: off).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    # Dashboard time series: one ledger sample per interval, the latest N kept in Redis.
+    sample_interval_s: PositiveFloat = 5.0
+    samples_keep: int = Field(default=720, ge=10, le=100_000)
+    # Alert thresholds (ops/alerts.yml states the same numbers).
+    alert_failure_rate: float = Field(default=0.05, ge=0, le=1)
+    alert_min_finished: int = Field(default=20, ge=1)
+    alert_queue_depth: int = Field(default=1000, ge=1)
+    alert_heartbeat_s: PositiveFloat = 120.0
+
+
 _GROUPS: dict[str, type[_Group]] = {
     "core": CoreSettings,
     "redis": RedisSettings,
@@ -260,6 +296,7 @@ _GROUPS: dict[str, type[_Group]] = {
     "ray": RaySettings,
     "catalog": CatalogSettings,
     "api": ApiSettings,
+    "ops": OpsSettings,
 }
 
 
@@ -279,6 +316,7 @@ class Settings(BaseModel):
     ray: RaySettings = Field(default_factory=RaySettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
 
     @property
     def data_dir(self) -> Path:
