@@ -284,6 +284,35 @@ class OpsSettings(_Group):
     alert_heartbeat_s: PositiveFloat = 120.0
 
 
+class ScheduleSettings(_Group):
+    """Scheduled re-syncs of registered sellers (one scheduler active among the workers)."""
+
+    model_config = SettingsConfigDict(env_prefix="SCHEDULE_", extra="ignore", frozen=True)
+
+    enabled: bool = True
+    resync_hours: PositiveFloat = 24.0
+    tick_s: PositiveFloat = 5.0
+    lock_ttl_s: PositiveFloat = 30.0
+    batch: int = Field(default=100, ge=1, le=10_000)
+    # A claimed seller whose sync was not enqueued (a crash) is due again after this.
+    claim_lease_s: PositiveFloat = 120.0
+
+
+class WebhookSettings(_Group):
+    """Seller webhooks: sync events POSTed with an HMAC signature, retried with backoff."""
+
+    model_config = SettingsConfigDict(env_prefix="WEBHOOK_", extra="ignore", frozen=True)
+
+    enabled: bool = True
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    backoff_base_s: PositiveFloat = 5.0
+    backoff_max_s: PositiveFloat = 3600.0
+    timeout_s: PositiveFloat = 10.0
+    progress_interval_s: float = Field(default=1.0, ge=0)
+    poll_s: PositiveFloat = 0.5
+    concurrency: int = Field(default=16, ge=1, le=1024)
+
+
 _GROUPS: dict[str, type[_Group]] = {
     "core": CoreSettings,
     "redis": RedisSettings,
@@ -297,6 +326,8 @@ _GROUPS: dict[str, type[_Group]] = {
     "catalog": CatalogSettings,
     "api": ApiSettings,
     "ops": OpsSettings,
+    "schedule": ScheduleSettings,
+    "webhooks": WebhookSettings,
 }
 
 
@@ -317,6 +348,8 @@ class Settings(BaseModel):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @property
     def data_dir(self) -> Path:
