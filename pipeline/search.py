@@ -116,7 +116,10 @@ class HybridSearcher:
         cache: aredis.Redis | None,
         cache_ttl: int = 3600,
         namespace: str = "cs",
+        text_vectors: bool = True,
     ) -> None:
+        """``text_vectors`` False answers words with BM25 alone (the tiny test model's
+        text vectors are noise that would only shuffle real keyword results)."""
         self._vectors = vectors
         self._keywords = keywords
         self._products = products
@@ -124,6 +127,7 @@ class HybridSearcher:
         self._cache = cache
         self._ttl = cache_ttl
         self._ns = namespace
+        self._text_vectors = text_vectors
 
     async def search_text(
         self, query: str, filters: SearchFilters, limit: int = 20, offset: int = 0
@@ -137,7 +141,8 @@ class HybridSearcher:
             return SearchResponse(cached, True, _ms(started), generation)
         depth = offset + limit
         fetch = max(depth * 2, 20)
-        vector = await self._encoder.encode_text(normalized) if normalized else None
+        use_vector = self._text_vectors and bool(normalized)
+        vector = await self._encoder.encode_text(normalized) if use_vector else None
         bm25_task = asyncio.to_thread(
             self._keywords.search, normalized, filters=filters.keyword(), limit=fetch
         )

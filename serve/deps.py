@@ -48,6 +48,7 @@ class ApiDeps:
             encoder=self.encoder,
             cache=self.aredis,
             cache_ttl=self.settings.api.search_cache_ttl,
+            text_vectors=not self.settings.siglip.is_tiny,
         )
 
     async def rate_check(self, bucket: str) -> float:

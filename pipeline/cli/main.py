@@ -9,6 +9,7 @@ import click
 
 from pipeline.cli import ledger_cmds, pipeline_cmds, source_cmds
 from pipeline.cli.common import configure_logging, settings_from
+from pipeline.cli.demo import demo
 from pipeline.runtime import Runtime
 
 
@@ -53,22 +54,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{key:>14}: {value}")
 
 
-@main.command()
-@click.option("--no-serve", is_flag=True, help="Exit after the sync instead of serving.")
-@click.pass_context
-def demo(ctx: click.Context, no_serve: bool) -> None:
-    """Sync the sample catalog and answer searches, on embedded defaults, offline."""
-    settings = settings_from(ctx)
-    configure_logging(settings)
-    with Runtime(settings) as runtime:
-        runtime.redis().ping()
-        click.echo(f"embedded Redis answers at {runtime.redis_url()}")
-    click.echo(
-        "The end-to-end demo (scrape -> embed -> QC -> index -> search) is not built yet; "
-        "see the README's status table for what exists."
-    )
-
-
+main.add_command(demo)
 ledger_cmds.register(main)
 pipeline_cmds.register(main)
 source_cmds.register(main)

@@ -61,8 +61,14 @@ def sync_summary(finals: dict[str, dict[str, Any]]) -> Table:
     """One row per sync: state, products found/changed/removed/skipped and their outcome."""
     table = Table(title="sync results")
     for column in ("seller", "state", "found", "changed", "removed", "skipped",
-                   "live", "rejected", "flagged", "failed", "seconds"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("seller", "state") else "right")
+                   "live", "rejected", "flagged", "failed", "s"):  # fmt: skip
+        table.add_column(
+            column,
+            justify="left" if column in ("seller", "state") else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=len(column) if column not in ("seller", "state") else None,
+        )
     for label, view in finals.items():
         scrape = view.get("scrape") or {}
         c = view.get("products") or {}

@@ -60,6 +60,27 @@ class LoadedSiglip:
     trained: bool = True
 
 
+def weights_available(cfg: SiglipSettings) -> bool:
+    """Whether ``load_siglip(cfg)`` can load without the network: the tiny model, a
+    local checkpoint, or hub weights already in the Hugging Face cache. Never downloads."""
+    if cfg.is_tiny:
+        return True
+    if cfg.checkpoint:
+        path = Path(cfg.checkpoint.removeprefix("local-dir:"))
+        return any((path / name).is_file() for name in _WEIGHT_FILES)
+    pretrained_cfg = get_pretrained_cfg(cfg.model, cfg.pretrained) or {}
+    repo_id, filename = posixpath.split(str(pretrained_cfg.get("hf_hub", "")))
+    if not repo_id:
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    cache_dir = os.environ.get("HF_HUB_CACHE") or None
+    return any(
+        isinstance(try_to_load_from_cache(repo_id, name, cache_dir=cache_dir), str)
+        for name in ([filename] if filename else _WEIGHT_FILES)
+    )
+
+
 def load_siglip(cfg: SiglipSettings, *, random_weights: bool = False) -> LoadedSiglip:
     """Load the model the settings name.
 
