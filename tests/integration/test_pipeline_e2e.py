@@ -7,9 +7,11 @@ the sample site, and the API answers searches over what it made live.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import redis
 
@@ -17,6 +19,7 @@ from pipeline.embedding.local import LocalSiglipEmbedder
 from pipeline.products import ProductStatus
 from pipeline.records import ProductRecord
 from pipeline.runtime import Runtime
+from pipeline.sample_site.images import product_jpeg
 from pipeline.sample_site.server import SampleSite
 from pipeline.search import SearchFilters
 from pipeline.settings import Settings
@@ -153,3 +156,33 @@ def test_a_product_removed_from_the_site_disappears_after_resync(
     assert gone_id not in search(api, gone.name)
     assert deps.products.get(gone_id) is None
     assert deps.vectors.fetch([gone_id]) == []
+
+
+def test_ray_serve_app_answers_over_http(
+    worker: BackgroundWorker, e2e_settings: Settings, site: SampleSite
+) -> None:
+    """The deployed Serve application (ingress + @serve.batch encoder), over real HTTP."""
+    from pipeline.local.services import free_port
+    from serve.runner import start_api, stop_api
+
+    url = start_api(e2e_settings, "127.0.0.1", free_port())
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get("/readyz").status_code == 200:
+                        break
+                time.sleep(0.5)
+            assert http.get("/readyz").json()["ready"] is True
+            ravi_first = site.catalog.seller(RAVI).products[0]  # type: ignore[union-attr]
+            found = http.get("/v1/search", params={"q": ravi_first.name}).json()
+            assert pid(RAVI, ravi_first.retailer_id) in [r["product_id"] for r in found["results"]]
+            photo = http.post(
+                "/v1/search/image",
+                files={"image": ("p.jpg", product_jpeg(ravi_first.image_keys()[0]), "image/jpeg")},
+            ).json()
+            assert photo["results"][0]["product_id"] == pid(RAVI, ravi_first.retailer_id)
+            assert http.get("/docs").status_code == 200
+    finally:
+        stop_api()
