@@ -14,6 +14,7 @@ from pipeline.errors import PermanentError
 from pipeline.ledger import Job, JobSpec, RedisLedger
 from pipeline.products import RedisProductStore
 from pipeline.records import ID_PATTERN, JobState, JobType, Priority
+from pipeline.sellers import RedisSellerDirectory
 from pipeline.settings import CatalogSettings
 
 STAGES = [t.value for t in JobType if t is not JobType.SYNC_SELLER]
@@ -34,11 +35,14 @@ def start_sync(
     seller_id: str,
     catalog_url: str,
     *,
-    priority: Priority = Priority.NORMAL,
+    priority: Priority | None = None,
     source: str = "auto",
     check_url: UrlCheck | None = None,
 ) -> SyncStarted:
     """Queue a sync; a sync already running for this seller is returned instead.
+
+    Without a ``priority`` the seller's tier decides it (premium: high; no profile:
+    normal), and the stages' follow-up jobs inherit it.
 
     Each seller has a pointer to its latest sync. While that sync runs it is the answer;
     once it has ended, the next sync is enqueued under an idempotency key derived from it,
@@ -55,6 +59,9 @@ def start_sync(
     if current is not None and current.state not in (JobState.COMPLETED, JobState.DEAD):
         return SyncStarted(current.id, existing=True)
     requested_at = time.time()
+    directory = RedisSellerDirectory(client, namespace=ledger.keys.ns)
+    if priority is None:
+        priority = directory.priority_for(seller_id)
     job = ledger.enqueue(
         JobSpec(
             type=JobType.SYNC_SELLER,
@@ -65,6 +72,7 @@ def start_sync(
         )
     )
     client.set(pointer, job.id)
+    directory.record_sync(seller_id, job.id, job.created_at)
     return SyncStarted(job.id, existing=job.created_at < requested_at - 0.001)
 
 

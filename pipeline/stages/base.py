@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.ledger import ClaimedJob, JobSpec
-from pipeline.records import JobType
+from pipeline.records import JobType, Priority
 
 
 @dataclass
@@ -35,11 +35,19 @@ class StageHandler(Protocol):
 def child_spec(
     parent: ClaimedJob, job_type: JobType, payload: dict[str, Any], idempotency_key: str
 ) -> JobSpec:
-    """A follow-up job of the same sync (the parent of ``parent``, or ``parent`` itself)."""
+    """A follow-up job of the same sync (the parent of ``parent``, or ``parent`` itself),
+    at ``parent``'s priority: a premium seller's embeddings and QC jump the queue too."""
     return JobSpec(
         type=job_type,
         payload=payload,
         seller_id=parent.seller_id,
+        priority=job_priority(parent),
         parent_id=parent.parent_id or parent.job_id,
         idempotency_key=idempotency_key,
     )
+
+
+def job_priority(job: ClaimedJob) -> Priority:
+    """The claimed job's priority. getattr: ``ClaimedJob.priority`` comes with the ledger
+    change that returns it from the claim script; a ledger without it gives NORMAL."""
+    return Priority(getattr(job, "priority", Priority.NORMAL))
