@@ -31,7 +31,7 @@ from pipeline.syncs import url_checker
 from serve.deps import ApiDeps
 from serve.encoder import HandleQueryEncoder, QueryEncoderDeployment
 from serve.guards import GuardMiddleware
-from serve.routes import admin, products, search, syncs
+from serve.routes import admin, products, search, syncs, web
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     app.add_middleware(GuardMiddleware, rate_check=deps.rate_check, keys=deps.keys)
-    for module in (search, syncs, products, admin):
+    for module in (search, syncs, products, admin, web):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

@@ -1,0 +1,167 @@
+"""The shoppers' search page and the routes only it needs: thumbnails and "more like this".
+
+``GET /search`` serves a plain HTML/CSS/JS page (package data, no build step, nothing
+from a CDN) that calls the JSON API. Product pictures reach the browser only through
+``GET /v1/thumbnails/{id}``, never from the seller's host. ``GET /v1/products/{id}/similar``
+is an image search from that product's stored image vector, with the search filters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from pipeline.records import ID_PATTERN
+from pipeline.search import SearchHit
+from serve.deps import ApiDeps
+from serve.routes.search import CurrencyQ, LimitQ, OffsetQ, PriceQ, SellerQ, _filters
+from serve.schemas import SearchHitOut, SearchOut
+from serve.web import ASSETS, page_asset
+from serve.web.imaging import ALLOWED_SIZES, ThumbFormat
+from serve.web.thumbnails import MAX_IMAGES, CachedThumbnailService, ThumbnailError
+
+router = APIRouter(tags=["web"])
+
+ProductIdP = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+
+# The page loads nothing from elsewhere, so the policy can say so: an injected script or
+# a hot-linked image would be blocked by the browser even if a bug let one in.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+THUMB_MAX_AGE = 24 * 3600
+
+
+def _deps(request: Request) -> ApiDeps:
+    deps: ApiDeps = request.app.state.deps
+    return deps
+
+
+@router.get("/search", include_in_schema=False)
+async def search_page() -> Response:
+    """The search page itself; always revalidated, so a deploy shows at once."""
+    body, media_type = page_asset("search.html")
+    return Response(
+        body, media_type=media_type, headers={**PAGE_HEADERS, "Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/search/assets/{name}", include_in_schema=False)
+async def search_asset(name: str) -> Response:
+    if name not in ASSETS or name.endswith(".html"):
+        raise HTTPException(404, detail=f"no asset {name[:100]}")
+    body, media_type = page_asset(name)
+    headers = {**PAGE_HEADERS, "Cache-Control": "public, max-age=300"}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _thumbnails(request: Request) -> CachedThumbnailService:
+    """The app's thumbnail service, made on first use inside the serving event loop (its
+    fetcher's connections belong to that loop) and closed with the app's dependencies."""
+    service: CachedThumbnailService | None = getattr(request.app.state, "thumbnails", None)
+    if service is None:
+        deps = _deps(request)
+        service = CachedThumbnailService(
+            products=deps.products, cache=deps.aredis, catalog=deps.settings.catalog
+        )
+        request.app.state.thumbnails = service
+        deps.closers.append(service.aclose)
+    return service
+
+
+@router.get(
+    "/v1/thumbnails/{product_id}",
+    responses={200: {"content": {"image/jpeg": {}, "image/webp": {}}}},
+)
+async def thumbnail(
+    request: Request,
+    product_id: ProductIdP,
+    size: Annotated[int, Query(description=f"one of {ALLOWED_SIZES}")] = 320,
+    fmt: Annotated[Literal["jpeg", "webp"] | None, Query(alias="format")] = None,
+    i: Annotated[int, Query(ge=0, lt=MAX_IMAGES, description="which of its images")] = 0,
+) -> Response:
+    """A live product's image, shrunk to fit ``size`` pixels, as JPEG or WebP (by the
+    ``format`` parameter, else WebP when the browser accepts it). Cached here and by
+    browsers; answers 304 to a matching ``If-None-Match``. 404: no such live product or
+    image; 403: its host is refused; 422: it is not a usable image; 502: its host fails."""
+    if size not in ALLOWED_SIZES:
+        raise HTTPException(422, detail=f"size must be one of {list(ALLOWED_SIZES)}")
+    if fmt is None:
+        accepts_webp = "image/webp" in request.headers.get("accept", "")
+        chosen = ThumbFormat.WEBP if accepts_webp else ThumbFormat.JPEG
+    else:
+        chosen = ThumbFormat(fmt)
+    try:
+        thumb = await _thumbnails(request).get(product_id, size, chosen, i)
+    except ThumbnailError as exc:
+        headers = {"Cache-Control": "public, max-age=60" if exc.status < 500 else "no-store"}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+    etag = f'"{thumb.etag}"'
+    headers = {
+        "Cache-Control": f"public, max-age={THUMB_MAX_AGE}, stale-while-revalidate=604800",
+        "ETag": etag,
+        "Vary": "Accept",
+        "X-Content-Type-Options": "nosniff",
+        "X-Thumbnail-Source": thumb.source,
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(thumb.data, media_type=thumb.fmt.media_type, headers=headers)
+
+
+@router.get("/v1/products/{product_id}/similar", response_model=SearchOut, tags=["search"])
+async def similar_products(
+    request: Request,
+    product_id: ProductIdP,
+    seller_id: SellerQ = None,
+    min_price: PriceQ = None,
+    max_price: PriceQ = None,
+    currency: CurrencyQ = None,
+    limit: LimitQ = 20,
+    offset: OffsetQ = 0,
+) -> SearchOut:
+    """More like this: live products whose photos look like this product's (itself left
+    out), with the same filters as search. Cached like text searches. 404 when the product
+    is not live or has no stored vector."""
+    started = asyncio.get_running_loop().time()
+    filters = _filters(seller_id, min_price, max_price, currency)
+    deps = _deps(request)
+    generation = await asyncio.to_thread(deps.products.generation)
+    material = json.dumps([product_id, asdict(filters), limit, offset], default=str)
+    key = f"cs:similar:cache:{generation}:{hashlib.sha256(material.encode()).hexdigest()[:32]}"
+    ttl = deps.settings.api.search_cache_ttl
+    raw = await deps.aredis.get(key) if ttl > 0 else None
+    if raw is not None:
+        hits = [SearchHit(**hit) for hit in json.loads(raw)]
+    else:
+        item = await asyncio.to_thread(deps.products.get, product_id)
+        rows = await asyncio.to_thread(deps.vectors.fetch, [product_id])
+        if item is None or not item.live or not rows:
+            raise HTTPException(404, detail=f"no live product {product_id}")
+        found = await deps.searcher.similar_to_vector(
+            rows[0].image_vector, filters, limit=offset + limit + 1, offset=0
+        )
+        hits = [hit for hit in found if hit.product_id != product_id][offset : offset + limit]
+        if ttl > 0:
+            await deps.aredis.set(key, json.dumps([asdict(hit) for hit in hits]), ex=ttl)
+    took_ms = round((asyncio.get_running_loop().time() - started) * 1000, 3)
+    return SearchOut(
+        results=[SearchHitOut(**vars(hit)) for hit in hits],
+        cached=raw is not None,
+        took_ms=took_ms,
+        limit=limit,
+        offset=offset,
+    )

@@ -1,0 +1,41 @@
+"""The FastAPI app served over real HTTP on loopback by uvicorn, in a thread of the test."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI
+
+from pipeline.local.services import free_port
+
+
+class ThreadedUvicorn:
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        # ws="none": no websocket library is imported (the page uses none), so none of
+        # their deprecation warnings can fire.
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws="none",
+            access_log=False, lifespan="on",
+        )  # fmt: skip
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ThreadedUvicorn:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start on port {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)

@@ -1,0 +1,208 @@
+"""The search page's world: the real FastAPI app over HTTP on loopback (uvicorn in a thread)
+with real Redis, Milvus Lite, tantivy and the tiny SigLIP model, populated with products of
+the sample site (their image URLs point at it, allow-listed), plus a counting image host
+for the thumbnail tests and a headless Debian Chromium driven by Playwright.
+
+Everything here is package-scoped: Milvus Lite, the model and the browser start once for
+all the tests of this folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from pipeline.embedding.local import LocalSiglipEmbedder
+from pipeline.keyword.base import KeywordIndex
+from pipeline.keyword.factory import open_keyword_index
+from pipeline.products import ProductStatus
+from pipeline.records import ProductRecord, QCDecision, QCVerdict
+from pipeline.runtime import Runtime
+from pipeline.sample_site import SampleSite
+from pipeline.sample_site.images import product_jpeg
+from pipeline.sample_site.pages import image_urls
+from pipeline.settings import Settings
+from pipeline.stages.index import keyword_doc
+from pipeline.vectors.base import VectorRow
+from serve.app import build_deps, create_api
+from serve.deps import ApiDeps
+from serve.encoder import EmbedderQueryEncoder
+from tests.web.appserver import ThreadedUvicorn
+from tests.web.imageserver import CountingImageServer
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+SELLERS = ("15551234567", "33612345678", "919876543210")  # USD, EUR and INR shops
+THUMB_SELLER = "thumbs"
+REDIS_DB = 7  # a database of its own: other test folders flush and fill database 0
+
+
+@dataclass
+class Product:
+    record: ProductRecord
+    image_key: str  # the sample-site image key whose JPEG was embedded
+
+    @property
+    def pid(self) -> str:
+        return self.record.product_id
+
+
+@dataclass
+class WebWorld:
+    base_url: str
+    deps: ApiDeps
+    settings: Settings
+    site: SampleSite
+    images: CountingImageServer
+    blocked: CountingImageServer  # a loopback host that is NOT allow-listed
+    products: dict[str, Product] = field(default_factory=dict)  # by retailer id
+
+    def pid(self, retailer: str) -> str:
+        return self.products[retailer].pid
+
+
+def _records(
+    site: SampleSite, images: CountingImageServer, blocked: CountingImageServer
+) -> list[tuple[ProductRecord, str]]:
+    out: list[tuple[ProductRecord, str]] = []
+    for phone in SELLERS:
+        seller = site.catalog.seller(phone)
+        assert seller is not None
+        for product in seller.products:
+            if product.broken or product.policy:
+                continue
+            record = ProductRecord(
+                product_id=ProductRecord.make_id(phone, product.retailer_id),
+                seller_id=phone,
+                retailer_id=product.retailer_id,
+                name=product.name,
+                description=product.description,
+                price=product.price,
+                currency=product.currency,
+                image_urls=tuple(image_urls(site.base_url, phone, product)),
+                source_url=f"{site.base_url}/c/{phone}",
+            )
+            out.append((record, product.image_keys()[0]))
+    thumbs = {
+        "thumb-ok": images.url("/img/thumb-ok.jpg"),
+        "thumb-corrupt": images.url("/corrupt.jpg"),
+        "thumb-gone": images.url("/img-gone.jpg"),
+        "thumb-private": blocked.url("/img/thumb-private.jpg"),
+        "thumb-metadata": "http://169.254.169.254/latest/meta-data/photo.jpg",
+    }
+    for retailer, url in thumbs.items():
+        record = ProductRecord(
+            product_id=ProductRecord.make_id(THUMB_SELLER, retailer),
+            seller_id=THUMB_SELLER,
+            retailer_id=retailer,
+            name=f"Zz test gadget {retailer}",
+            price=None,
+            image_urls=(url,),
+            source_url=images.url("/"),
+        )
+        out.append((record, retailer))
+    return out
+
+
+async def _populate(
+    deps: ApiDeps, writer: KeywordIndex, settings: Settings, items: list[tuple[ProductRecord, str]]
+) -> None:
+    embedder = LocalSiglipEmbedder.from_settings(settings)
+    try:
+        image_vectors = await embedder.embed_images([product_jpeg(key) for _, key in items])
+        text_vectors = await embedder.embed_texts([record.name for record, _ in items])
+    finally:
+        await embedder.aclose()
+    records = [record for record, _ in items]
+    deps.products.put_many(records)
+    verdict = QCVerdict(decision=QCDecision.APPROVED, model="test", policy_version="p1")
+    rows = []
+    for i, rec in enumerate(records):
+        deps.products.set_status(rec.product_id, rec.content_hash, ProductStatus.APPROVED, verdict)
+        stored = deps.products.get(rec.product_id)
+        assert stored is not None
+        writer.upsert([keyword_doc(stored)])
+        deps.products.mark_indexed(rec.product_id, rec.content_hash)
+        price = float(rec.price) if rec.price is not None else None
+        rows.append(
+            VectorRow(
+                rec.product_id,
+                rec.seller_id,
+                "approved",
+                price,
+                rec.currency,
+                image_vectors[i],
+                text_vectors[i],
+                rec.content_hash,
+                time.time(),
+            )  # fmt: skip
+        )
+    deps.vectors.upsert(rows)
+    writer.refresh()
+    deps.keywords.refresh()
+
+
+@pytest.fixture(scope="package")
+def web(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[WebWorld]:
+    url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    redis.Redis.from_url(url).flushdb()
+    site = SampleSite(bulk_products=0).start()
+    images = CountingImageServer().start()
+    blocked = CountingImageServer().start()
+    settings = Settings().with_overrides(
+        core={"data_dir": tmp_path_factory.mktemp("web-data")},
+        redis={"url": url},
+        siglip={"model": "tiny"},
+        # High enough that a results page (a search and a dozen thumbnails) never hits it.
+        api={"rate_limit_per_minute": 1_000_000},
+        catalog={"allowed_hosts": (site.netloc, images.netloc), "fetch_timeout": 10.0},
+    )
+    writer = open_keyword_index(settings, writable=True)
+    embedder = LocalSiglipEmbedder.from_settings(settings)
+    deps = build_deps(settings, EmbedderQueryEncoder(embedder), Runtime(settings))
+    # Closed by the app's lifespan, in the server's event loop, where it ran.
+    deps.closers.append(embedder.aclose)
+    items = _records(site, images, blocked)
+    asyncio.run(_populate(deps, writer, settings, items))
+    server = ThreadedUvicorn(create_api(deps)).start()
+    world = WebWorld(server.base_url, deps, settings, site, images, blocked)
+    world.products = {rec.retailer_id or "": Product(rec, key) for rec, key in items}
+    yield world
+    server.stop()
+    writer.close()
+    blocked.stop()
+    images.stop()
+    site.stop()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, web: WebWorld) -> Iterator[Any]:
+    context = browser.new_context(base_url=web.base_url, viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    yield page
+    context.close()
