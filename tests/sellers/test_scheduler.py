@@ -31,7 +31,9 @@ def make(
     return ResyncScheduler(client, ledger, sched, holder=holder, clock=clock)
 
 
-def register(client: redis.Redis, clock: Clock, *sellers: str, tier: SellerTier | None = None) -> None:
+def register(
+    client: redis.Redis, clock: Clock, *sellers: str, tier: SellerTier | None = None
+) -> None:
     directory = RedisSellerDirectory(client, resync_period_s=DAY, clock=clock)
     for seller in sellers:
         directory.upsert(seller, catalog_url=f"https://wa.me/c/{seller}", tier=tier)
