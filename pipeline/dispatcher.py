@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from pipeline.errors import PermanentError, RetryableError
 from pipeline.ledger import ClaimedJob, JobSpec, RedisLedger, StaleTokenError
+from pipeline.ops.metrics import worker_metrics
 from pipeline.stages.base import Outcome, StageHandler
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class Dispatcher:
             self.stats.claimed += len(jobs)
             for job in jobs:
                 self._running[job.job_id] = job
+                _log_transition(job, "active", "claimed")
             task = asyncio.create_task(self._run(handler, jobs))
             in_flight.add(task)
         if in_flight:
@@ -147,9 +149,9 @@ class Dispatcher:
         finally:
             for job in jobs:
                 self._running.pop(job.job_id, None)
-        logger.info(
-            "%s: %d job(s) in %.3f s", handler.job_type, len(jobs), time.perf_counter() - started
-        )
+        elapsed = time.perf_counter() - started
+        worker_metrics().batch_done(handler.job_type, len(jobs), elapsed)
+        logger.info("%s: %d job(s) in %.3f s", handler.job_type, len(jobs), elapsed)
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         """Children first, then acks, then failures."""
@@ -167,14 +169,18 @@ class Dispatcher:
         if ok:
             flags = self._ledger.complete_many([(o.job, o.result) for o in ok])
             self.stats.completed += sum(flags)
+            for o, acked in zip(ok, flags, strict=True):
+                if acked:
+                    _log_transition(o.job, "completed", "completed")
         for o in outcomes:
             if o.error is None:
                 continue
             self.stats.failed += 1
             try:
-                self._ledger.fail(o.job, _classify(o.error))
+                state = self._ledger.fail(o.job, _classify(o.error))
             except StaleTokenError:
-                pass  # logged by the ledger: a newer attempt owns the job
+                continue  # logged by the ledger: a newer attempt owns the job
+            _log_transition(o.job, state.value, "failed", o.error)
 
     async def _keep_leases(self, stop: asyncio.Event) -> None:
         """Heartbeat every running job at a third of the lease; sweep due jobs regularly."""
@@ -199,6 +205,48 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 self._ledger.fail(job, RetryableError("worker stopped", delay=0))
         self._running.clear()
+
+
+def _log_transition(
+    job: ClaimedJob, to: str, event: str, error: BaseException | None = None
+) -> None:
+    """One line per job transition (fields for LOG_JSON=true), and the worker's metrics.
+    Failures carry their stack trace."""
+    duration = max(0.0, time.time() - job.claimed_at)
+    if event != "claimed":
+        worker_metrics().job_done(job.type, "completed" if error is None else to, duration)
+    fields = {
+        "event": event,
+        "job_id": job.job_id,
+        "job_type": str(job.type),
+        "seller_id": job.seller_id,
+        "attempt": job.attempt,
+        "to": to,
+        "duration_s": round(duration, 4),
+    }
+    if error is not None:
+        fields["error"] = f"{type(error).__name__}: {error}"[:500]
+        logger.warning(
+            "job %s %s attempt %d failed -> %s after %.3f s: %s",
+            job.job_id,
+            job.type,
+            job.attempt,
+            to,
+            duration,
+            fields["error"],
+            exc_info=error,
+            extra={"fields": fields},
+        )
+        return
+    logger.info(
+        "job %s %s attempt %d %s in %.3f s",
+        job.job_id,
+        job.type,
+        job.attempt,
+        event,
+        duration,
+        extra={"fields": fields},
+    )
 
 
 def _classify(error: BaseException) -> BaseException:

@@ -23,6 +23,8 @@ from pipeline.embedding.actors import RaySiglipEmbedder
 from pipeline.embedding.stage import EmbedStage
 from pipeline.keyword.base import KeywordIndex
 from pipeline.ledger import RedisLedger
+from pipeline.ops.metrics import worker_metrics
+from pipeline.ops.worker_ops import worker_ops
 from pipeline.products import RedisProductStore
 from pipeline.qc.factory import build_quality_checker
 from pipeline.remote.keyword_writer import RayKeywordIndex
@@ -84,6 +86,7 @@ async def worker_parts(settings: Settings, runtime: Runtime) -> AsyncIterator[Wo
         # The tiny test model's vectors are noise: QC then runs on its rules alone.
         meaningful = not settings.siglip.is_tiny
         checker = build_quality_checker(settings, client, embedder=embedder if meaningful else None)
+        worker_metrics().watch_qc_cache(checker)
         fetch_image = None
         if settings.gemini.api_key is not None:
             from pipeline.fetch.fetcher import SafeFetcher
@@ -115,9 +118,10 @@ async def run_worker(
     try:
         with Runtime(settings) as runtime:
             async with worker_parts(settings, runtime) as parts:
-                if ready is not None:
-                    ready.set()
-                await parts.dispatcher.run(stop)
+                async with worker_ops(settings, parts.ledger, runtime.redis()):
+                    if ready is not None:
+                        ready.set()
+                    await parts.dispatcher.run(stop)
     finally:
         if started_ray:
             ray.shutdown()

@@ -23,6 +23,7 @@ from ray.serve import Application
 
 from pipeline.keys import ApiKeyStore
 from pipeline.ledger import RedisLedger, RedisRateLimiter
+from pipeline.ops.serve_scaling import replica_options
 from pipeline.products import RedisProductStore
 from pipeline.runtime import Runtime
 from pipeline.search import QueryEncoder
@@ -32,6 +33,7 @@ from serve.deps import ApiDeps
 from serve.encoder import HandleQueryEncoder, QueryEncoderDeployment
 from serve.guards import GuardMiddleware
 from serve.routes import admin, products, search, syncs, web
+from serve.routes.metrics import install_ops
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
     app.add_middleware(GuardMiddleware, rate_check=deps.rate_check, keys=deps.keys)
     for module in (search, syncs, products, admin, web):
         app.include_router(module.router)
+    install_ops(app, deps)  # GET /metrics, the dashboard at GET /, search timings
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -111,13 +114,17 @@ def build_app_from(settings: Settings, args: dict[str, str]) -> Application:
     """The Serve application for explicit settings (``build_app`` reads the environment)."""
     encoder = serve.deployment(
         name="QueryEncoder",
-        num_replicas=int(args.get("encoder_replicas", settings.api.encoder_replicas)),
+        **replica_options(
+            settings.ops, int(args.get("encoder_replicas", settings.api.encoder_replicas))
+        ),
         ray_actor_options={"num_cpus": 0},
         max_ongoing_requests=64,  # >= the @serve.batch sizes, so batches can fill
     )(QueryEncoderDeployment)
     ingress = serve.deployment(
         name="Api",
-        num_replicas=int(args.get("ingress_replicas", settings.api.ingress_replicas)),
+        **replica_options(
+            settings.ops, int(args.get("ingress_replicas", settings.api.ingress_replicas))
+        ),
         ray_actor_options={"num_cpus": 0},
         max_ongoing_requests=256,
     )(serve.ingress()(ApiIngress))

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from pipeline.cli.common import configure_logging, settings_from
 from pipeline.ledger import Job, LedgerStats, RedisLedger
+from pipeline.ops import alerts
 from pipeline.records import JobType
 from pipeline.runtime import Runtime
 
@@ -72,21 +73,28 @@ def _consumers_table(stats: LedgerStats) -> Table:
 def stats(
     ctx: click.Context, as_json: bool, watch: bool, interval: float, count: int | None, check: bool
 ) -> None:
-    """Jobs per type and state, rates, durations, oldest waiting job, and consumers."""
+    """Jobs per type and state, rates, durations, oldest waiting job, consumers, alerts."""
     console = Console()
-    with _ledger(ctx) as ledger:
+    settings = settings_from(ctx)
+    configure_logging(settings)
+    with Runtime(settings) as runtime:
+        client = runtime.redis()
+        ledger = RedisLedger(client, settings.jobs)
         shown = 0
         while True:
             snapshot = ledger.stats()
             problems = ledger.check_invariants() if check else []
+            firing = alerts.check(ledger, client, settings.ops)
             if as_json:
                 payload = snapshot.to_dict()
+                payload["alerts"] = [a.to_dict() for a in firing]
                 if check:
                     payload["problems"] = problems
                 click.echo(json.dumps(payload))
             else:
                 console.print(_stats_table(snapshot))
                 console.print(_consumers_table(snapshot))
+                console.print(alerts.alerts_table(firing))
                 if check:
                     console.print("invariants: ok" if not problems else "invariants: BROKEN")
                     for problem in problems:

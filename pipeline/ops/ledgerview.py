@@ -1,0 +1,104 @@
+"""Read-only views of the ledger that operations need and ``LedgerStats`` does not carry:
+attempts finished in a window (for a failure ratio with a minimum volume) and the syncs in
+flight (for per-seller progress). Bounded reads only: a scrape or a dashboard refresh must
+cost the same with ten sellers or a million.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import redis
+
+from pipeline.ledger import RedisLedger
+from pipeline.ledger.keys import JOB_TYPES, PRIORITIES
+from pipeline.records import JobType
+
+
+def finished_in_window(
+    ledger: RedisLedger, client: redis.Redis, now: float, window_minutes: int
+) -> dict[str, int]:
+    """Completed + failed attempts per type over the last ``window_minutes`` minutes."""
+    minute = int(now // 60)
+    minutes = range(minute - window_minutes + 1, minute + 1)
+    pipe = client.pipeline(transaction=False)
+    for jtype in JOB_TYPES:
+        for m in minutes:
+            pipe.hmget(ledger.keys.minute(jtype.value, m), ["completed", "failed"])
+    replies = iter(pipe.execute())
+    out: dict[str, int] = {}
+    for jtype in JOB_TYPES:
+        total = 0
+        for _ in minutes:
+            done, failed = next(replies)
+            total += int(done or 0) + int(failed or 0)
+        out[jtype.value] = total
+    return out
+
+
+def live_sync_ids(ledger: RedisLedger, client: redis.Redis, limit: int) -> list[str]:
+    """Ids of active then waiting ``sync-seller`` jobs, at most ``limit``."""
+    sync = JobType.SYNC_SELLER.value
+    ids: list[str] = []
+    active = cast(list[bytes], client.zrevrange(ledger.keys.active(sync), 0, limit - 1))
+    ids.extend(raw.decode() for raw in active)
+    # A sync whose own work is done waits for its children without a lease (not in active).
+    awaiting = cast(set[bytes], client.smembers(ledger.keys.awaiting(sync)))
+    ids.extend(sorted(raw.decode() for raw in awaiting if raw.decode() not in ids))
+    for prio in PRIORITIES:
+        if len(ids) >= limit:
+            break
+        queued = cast(list[bytes], client.lrange(ledger.keys.queue(sync, prio), 0, limit))
+        ids.extend(raw.decode() for raw in queued)
+    return ids[:limit]
+
+
+def recent_sync_ids(
+    ledger: RedisLedger, client: redis.Redis, since: float, limit: int
+) -> list[str]:
+    """Ids of syncs that completed or died after ``since``, newest first."""
+    sync = JobType.SYNC_SELLER.value
+    done = cast(
+        list[bytes],
+        client.zrevrangebyscore(ledger.keys.done(sync), "+inf", since, start=0, num=limit),
+    )
+    dead = cast(
+        list[bytes],
+        client.zrevrangebyscore(ledger.keys.dead(sync), "+inf", since, start=0, num=limit),
+    )
+    return [raw.decode() for raw in [*done, *dead]][:limit]
+
+
+def sync_percent(job: Any) -> float:
+    """A sync's progress: its children's, 100 once ended, 0 before any child exists."""
+    if job.state.value in ("completed", "dead"):
+        return 100.0
+    children = job.children
+    return float(children.percent) if children is not None and children.total else 0.0
+
+
+def sync_rows(ledger: RedisLedger, client: redis.Redis, now: float, limit: int = 30) -> list[Any]:
+    """Per-seller progress for the dashboard: syncs in flight, then those ended in 10 min."""
+    ids = live_sync_ids(ledger, client, limit)
+    if len(ids) < limit:
+        ids += [i for i in recent_sync_ids(ledger, client, now - 600, limit) if i not in ids]
+    rows = []
+    for job_id in ids[:limit]:
+        job = ledger.get(job_id)
+        if job is None:
+            continue
+        children = job.children
+        rows.append(
+            {
+                "sync_id": job.id,
+                "seller_id": job.seller_id,
+                "state": job.state.value,
+                "progress": round(sync_percent(job), 1),
+                "total": children.total if children else 0,
+                "completed": children.completed if children else 0,
+                "failed": children.dead if children else 0,
+                "created_at": job.created_at,
+                "finished_at": job.finished_at,
+            }
+        )
+    return rows
