@@ -32,7 +32,7 @@ from pipeline.syncs import url_checker
 from serve.deps import ApiDeps
 from serve.encoder import HandleQueryEncoder, QueryEncoderDeployment
 from serve.guards import GuardMiddleware
-from serve.routes import admin, products, search, syncs, web
+from serve.routes import admin, products, search, sellers, syncs, web
 from serve.routes.metrics import install_ops
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     app.add_middleware(GuardMiddleware, rate_check=deps.rate_check, keys=deps.keys)
-    for module in (search, syncs, products, admin, web):
+    for module in (search, syncs, products, admin, web, sellers):
         app.include_router(module.router)
     install_ops(app, deps)  # GET /metrics, the dashboard at GET /, search timings
 
