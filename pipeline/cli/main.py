@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from pipeline.cli import ledger_cmds, pipeline_cmds, source_cmds
+from pipeline.cli import ledger_cmds, pipeline_cmds, seller_cmds, source_cmds
 from pipeline.cli.common import configure_logging, settings_from
 from pipeline.cli.demo import demo
 from pipeline.runtime import Runtime
@@ -58,6 +58,7 @@ main.add_command(demo)
 ledger_cmds.register(main)
 pipeline_cmds.register(main)
 source_cmds.register(main)
+seller_cmds.register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
