@@ -30,6 +30,7 @@ from pipeline.qc.factory import build_quality_checker
 from pipeline.remote.keyword_writer import RayKeywordIndex
 from pipeline.remote.scraper import RayScraper
 from pipeline.runtime import Runtime
+from pipeline.schedule.loops import seller_loops
 from pipeline.settings import Settings
 from pipeline.stages.base import StageHandler
 from pipeline.stages.embed import EmbedHandler
@@ -118,7 +119,10 @@ async def run_worker(
     try:
         with Runtime(settings) as runtime:
             async with worker_parts(settings, runtime) as parts:
-                async with worker_ops(settings, parts.ledger, runtime.redis()):
+                async with (
+                    worker_ops(settings, parts.ledger, runtime.redis()),
+                    seller_loops(settings, parts.ledger, runtime.redis()),
+                ):
                     if ready is not None:
                         ready.set()
                     await parts.dispatcher.run(stop)

@@ -92,15 +92,22 @@ class WebhookNotifier:
         return created
 
     async def deliver(self) -> int:
-        """Send every due delivery (up to ``WEBHOOK_CONCURRENCY`` at once); how many were
-        attempted."""
+        """Send up to ``WEBHOOK_CONCURRENCY`` due deliveries; how many were attempted."""
         lease = self._cfg.timeout_s * 2 + 30
         due = await asyncio.to_thread(
             self.outbox.claim, self._clock(), self._cfg.concurrency, lease
         )
-        if due:
-            await asyncio.gather(*(self._deliver_one(d) for d in due))
+        # Sellers in parallel; one seller's deliveries in order (first attempts arrive in
+        # event order; a retried one may arrive after later events: bodies carry created_at).
+        by_seller: dict[str, list[ClaimedDelivery]] = {}
+        for d in due:
+            by_seller.setdefault(d.seller_id, []).append(d)
+        await asyncio.gather(*(self._deliver_in_order(ds) for ds in by_seller.values()))
         return len(due)
+
+    async def _deliver_in_order(self, deliveries: list[ClaimedDelivery]) -> None:
+        for d in deliveries:
+            await self._deliver_one(d)
 
     async def _deliver_one(self, d: ClaimedDelivery) -> None:
         hook = await asyncio.to_thread(self.directory.webhook, d.seller_id)
