@@ -143,6 +143,7 @@
     init.signal = inflight.signal;
     clearMessage();
     list.setAttribute("aria-busy", "true");
+    list.dataset.state = "loading";
     statusEl.textContent = "Searching…";
     remember();
     let resp;
@@ -153,6 +154,7 @@
       statusEl.textContent = "";
       showMessage("We could not reach the marketplace. Check your connection and try again.");
       list.removeAttribute("aria-busy");
+      list.dataset.state = "error";
       return;
     }
     list.removeAttribute("aria-busy");
@@ -162,6 +164,7 @@
       list.replaceChildren();
       pager.hidden = true;
       showMessage(text, resp.status === 429 ? "rate-limit" : "error");
+      list.dataset.state = "error";
       return;
     }
     let body;
@@ -169,6 +172,7 @@
       body = await resp.json();
     } catch (_) {
       showMessage("Search is not available right now. Please try again in a minute.");
+      list.dataset.state = "error";
       return;
     }
     render(body);
@@ -195,6 +199,7 @@
     prevButton.disabled = state.offset === 0;
     nextButton.disabled = !more;
     pageLabel.textContent = `Page ${page}`;
+    list.dataset.state = "done";
   }
 
   function price(hit) {

@@ -185,8 +185,11 @@ def web(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[We
     site.stop()
 
 
-@pytest.fixture(scope="package")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def browser(web: WebWorld) -> Iterator[Any]:
+    """Chromium for one test module. Module scope, and after ``web``: while Playwright's
+    sync API is active its event loop counts as running in this thread, so no test of
+    another module could ``asyncio.run`` then."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
