@@ -87,6 +87,7 @@ async def worker_parts(settings: Settings, runtime: Runtime) -> AsyncIterator[Wo
         # The tiny test model's vectors are noise: QC then runs on its rules alone.
         meaningful = not settings.siglip.is_tiny
         checker = build_quality_checker(settings, client, embedder=embedder if meaningful else None)
+        stack.push_async_callback(checker.aclose)  # Gemini's HTTP clients hold sockets
         worker_metrics().watch_qc_cache(checker)
         fetch_image = None
         if settings.gemini.api_key is not None:
