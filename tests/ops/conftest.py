@@ -79,13 +79,14 @@ def admin() -> dict[str, str]:
 
 
 class ThreadedUvicorn:
-    """The app over real HTTP on loopback, in a thread of the test process."""
+    """The app over real HTTP on loopback, in a thread of the test process. Its lifespan
+    closes the app's dependencies on uvicorn's own loop (their async clients live there)."""
 
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", ws="none",
-            access_log=False, lifespan="off",
+            access_log=False, lifespan="on", loop="asyncio",
         )  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
