@@ -283,11 +283,21 @@ def test_page_passes_the_accessibility_audit(page: Any, web: WebWorld) -> None:
     page.goto("/search")
     page.wait_for_selector("html[data-ready=true]")
     assert page.evaluate(A11Y_AUDIT) == []
+    # Hidden parts stay hidden (a display rule must not beat the hidden attribute).
+    for hidden in ("#photo-preview", "#pager", "#message"):
+        assert not page.is_visible(hidden), hidden
     # With results, including a product whose photo is refused (its placeholder is named).
     _search(page, "Zz test gadget thumb-private")
     page.wait_for_function(ALL_THUMBS_SETTLED)
     assert page.locator(".no-photo").count() >= 1
     assert page.evaluate(A11Y_AUDIT) == []
     assert page.get_attribute("#status", "aria-live") == "polite"
+    # Reflow on a phone: nothing wider than the screen (WCAG 1.4.10).
+    page.set_viewport_size({"width": 360, "height": 800})
+    wide = page.evaluate(
+        "() => [...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > 361).map(e => e.tagName + '#' + e.id)"
+    )
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360, wide
     headers = page.request.get("/search").headers
     assert "default-src 'none'" in headers["content-security-policy"]
