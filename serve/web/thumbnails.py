@@ -87,7 +87,7 @@ class CachedThumbnailService:
         products: RedisProductStore,
         cache: aredis.Redis | None,
         catalog: CatalogSettings,
-        ttl_s: int = 7 * 24 * 3600,
+        ttl_s: int = 24 * 3600,
         failure_ttl_s: int = 300,
         memory_bytes: int = 32 * 1024 * 1024,
         namespace: str = "cs",

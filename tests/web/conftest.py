@@ -97,6 +97,7 @@ def _records(
         "thumb-ok": images.url("/img/thumb-ok.jpg"),
         "thumb-corrupt": images.url("/corrupt.jpg"),
         "thumb-gone": images.url("/img-gone.jpg"),
+        "thumb-takedown": images.url("/img/thumb-takedown.jpg"),
         "thumb-private": blocked.url("/img/thumb-private.jpg"),
         "thumb-metadata": "http://169.254.169.254/latest/meta-data/photo.jpg",
     }

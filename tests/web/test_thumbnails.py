@@ -10,6 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from pipeline.products import ProductStatus
+from pipeline.records import QCDecision, QCVerdict
 from serve.web.imaging import ThumbFormat
 from serve.web.thumbnails import CachedThumbnailService, ThumbnailError
 from tests.web.conftest import WebWorld
@@ -63,7 +65,7 @@ def test_second_request_is_served_from_cache_without_a_fetch(
     assert second.headers["x-thumbnail-source"] == "memory"
     assert second.content == first.content
     assert web.images.hits("/img/thumb-ok.jpg") == before + 1
-    assert "max-age=86400" in second.headers["cache-control"]
+    assert second.headers["cache-control"] == "public, max-age=3600"
     etag = second.headers["etag"]
     revalidated = http.get(
         f"/v1/thumbnails/{pid}",
@@ -133,6 +135,19 @@ def test_corrupt_and_missing_images_are_4xx_and_remembered(
 
     gone = http.get(f"/v1/thumbnails/{web.pid('thumb-gone')}")
     assert gone.status_code == 404 and "gone" in gone.json()["detail"]
+
+
+def test_a_product_taken_down_loses_its_cached_thumbnail_at_once(
+    web: WebWorld, http: httpx.Client
+) -> None:
+    rec = web.products["thumb-takedown"].record
+    assert http.get(f"/v1/thumbnails/{rec.product_id}").status_code == 200
+    assert http.get(f"/v1/thumbnails/{rec.product_id}").headers["x-thumbnail-source"] == "memory"
+    verdict = QCVerdict(decision=QCDecision.REJECTED, model="human-review", policy_version="p1")
+    web.deps.products.set_status(rec.product_id, rec.content_hash, ProductStatus.REJECTED, verdict)
+    gone = http.get(f"/v1/thumbnails/{rec.product_id}")
+    assert gone.status_code == 404 and "no live product" in gone.json()["detail"]
+    assert http.get(f"/v1/products/{rec.product_id}/similar").status_code == 404
 
 
 def test_service_refuses_products_that_are_not_live(web: WebWorld) -> None:
