@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
@@ -78,6 +79,18 @@ class ProductRecord(BaseModel):
             raise ValueError("a product id needs a retailer id or a product URL")
         digest = hashlib.sha256(f"{seller_id}\x00{key}".encode()).hexdigest()[:20]
         return f"{seller_id[:64]}:{digest}"
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    """What a search may return: every set field must hold. ``status`` defaults to
+    approved so a search never leaks products that QC did not pass."""
+
+    status: str | None = "approved"
+    seller_id: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    currency: str | None = None
 
 
 class SkippedProduct(BaseModel):

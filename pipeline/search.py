@@ -21,9 +21,10 @@ import numpy as np
 import numpy.typing as npt
 import redis.asyncio as aredis
 
-from pipeline.keyword.base import KeywordFilter, KeywordIndex
+from pipeline.keyword.base import KeywordIndex
 from pipeline.products import RedisProductStore
-from pipeline.vectors.base import VectorFilter, VectorStore
+from pipeline.records import ProductFilter
+from pipeline.vectors.base import VectorStore
 
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very top ranks
 MAX_QUERY_CHARS = 512
@@ -46,23 +47,9 @@ class SearchFilters:
     max_price: Decimal | None = None
     currency: str | None = None
 
-    def keyword(self) -> KeywordFilter:
-        return KeywordFilter(
-            status="approved",
-            seller_id=self.seller_id,
-            min_price=self.min_price,
-            max_price=self.max_price,
-            currency=self.currency,
-        )
-
-    def vector(self) -> VectorFilter:
-        return VectorFilter(
-            status="approved",
-            seller_id=self.seller_id,
-            min_price=self.min_price,
-            max_price=self.max_price,
-            currency=self.currency,
-        )
+    def approved(self) -> ProductFilter:
+        """The store filter: these filters, approved products only."""
+        return ProductFilter(status="approved", **asdict(self))
 
 
 @dataclass
@@ -144,7 +131,7 @@ class HybridSearcher:
         use_vector = self._text_vectors and bool(normalized)
         vector = await self._encoder.encode_text(normalized) if use_vector else None
         bm25_task = asyncio.to_thread(
-            self._keywords.search, normalized, filters=filters.keyword(), limit=fetch
+            self._keywords.search, normalized, filters=filters.approved(), limit=fetch
         )
         rankings: dict[str, list[str]] = {}
         if vector is not None:
@@ -153,7 +140,7 @@ class HybridSearcher:
                     self._vectors.search,
                     vector,
                     field="image_vector",
-                    filters=filters.vector(),
+                    filters=filters.approved(),
                     limit=fetch,
                 ),
                 bm25_task,
@@ -187,7 +174,7 @@ class HybridSearcher:
             self._vectors.search,
             vector,
             field="image_vector",
-            filters=filters.vector(),
+            filters=filters.approved(),
             limit=max((offset + limit) * 2, 20),
         )
         ranked = [(h.product_id, float(h.score), ["vector"]) for h in vec_hits]

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from pipeline.errors import PermanentError
-from pipeline.records import ID_PATTERN, MAX_DESCRIPTION, MAX_NAME, ProductRecord
+from pipeline.records import ID_PATTERN, MAX_DESCRIPTION, MAX_NAME, ProductFilter, ProductRecord
 
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 1000
@@ -50,15 +50,7 @@ class KeywordDoc:
         )
 
 
-@dataclass(frozen=True)
-class KeywordFilter:
-    """Every set field must hold; ``status`` defaults to approved so search never leaks others."""
-
-    status: str | None = "approved"
-    seller_id: str | None = None
-    min_price: Decimal | None = None
-    max_price: Decimal | None = None
-    currency: str | None = None
+KeywordFilter = ProductFilter  # the same filter serves both halves of a hybrid search
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from pipeline.records import ProductFilter
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,7 @@ class VectorRow:
     updated_at: float
 
 
-@dataclass(frozen=True)
-class VectorFilter:
-    status: str | None = "approved"
-    seller_id: str | None = None
-    min_price: Decimal | None = None
-    max_price: Decimal | None = None
-    currency: str | None = None
+VectorFilter = ProductFilter  # the same filter serves both halves of a hybrid search
 
 
 @dataclass(frozen=True)
