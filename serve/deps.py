@@ -21,6 +21,7 @@ from pipeline.search import HybridSearcher, QueryEncoder
 from pipeline.settings import Settings
 from pipeline.syncs import UrlCheck
 from pipeline.vectors.base import VectorStore
+from serve.guards import ASSET_BUCKET, ASSET_RATE_FACTOR
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class ApiDeps:
 
     async def rate_check(self, bucket: str) -> float:
         per_minute = self.settings.api.rate_limit_per_minute
+        if bucket.startswith(ASSET_BUCKET):
+            per_minute *= ASSET_RATE_FACTOR
         try:
             return await asyncio.to_thread(
                 self.limiter.acquire, bucket[:400], per_minute / 60.0, max(1, per_minute // 6)

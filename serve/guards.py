@@ -22,6 +22,10 @@ MAX_QUERY_STRING = 4096
 MAX_JSON_BODY = 64 * 1024
 MAX_UPLOAD_BODY = 12 * 1024 * 1024  # a phone photo, with multipart overhead
 
+ASSET_PREFIXES = ("/v1/thumbnails/", "/search/assets/")
+ASSET_BUCKET = "assets:"
+ASSET_RATE_FACTOR = 10
+
 RateCheck = Callable[[str], Awaitable[float]]  # bucket key -> seconds to wait (0: allowed)
 
 
@@ -61,11 +65,16 @@ class GuardMiddleware(BaseHTTPMiddleware):
         return await call_next(request)
 
     def _bucket(self, request: Request) -> str:
+        """One bucket per key or address; page assets (a results page loads a dozen
+        thumbnails) get a bucket of their own, so browsing does not starve searches."""
         principal = principal_of(request, self._keys)
         if principal is not None:
-            return f"key:{principal.key_id}"
-        client = request.client.host if request.client else "unknown"
-        return f"addr:{client}"
+            who = f"key:{principal.key_id}"
+        else:
+            who = f"addr:{request.client.host if request.client else 'unknown'}"
+        if request.url.path.startswith(ASSET_PREFIXES):
+            return f"{ASSET_BUCKET}{who}"
+        return who
 
 
 def _bearer(request: Request) -> str | None:

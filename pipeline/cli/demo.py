@@ -111,7 +111,8 @@ def demo(ctx: click.Context, no_serve: bool, port: int | None, bulk: int) -> Non
         url = start_api(settings, settings.api.host, port or settings.api.port)
         stack.callback(stop_api)
         console.print(
-            f"\nAPI:      {url}/v1/search?q=vase\n"
+            f"\nsearch:   {url}/search\n"
+            f"API:      {url}/v1/search?q=mug\n"
             f"docs:     {url}/docs\n"
             f"ready:    {url}/readyz\n"
             f"catalog:  {site.base_url}\n"

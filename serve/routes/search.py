@@ -21,7 +21,7 @@ def _searcher(request: Request) -> HybridSearcher:
     return searcher
 
 
-def _filters(
+def parse_filters(
     seller_id: str | None,
     min_price: Decimal | None,
     max_price: Decimal | None,
@@ -63,7 +63,7 @@ async def search_text(
     offset: OffsetQ = 0,
 ) -> SearchOut:
     """Hybrid BM25 + SigLIP search over approved, indexed products."""
-    filters = _filters(seller_id, min_price, max_price, currency)
+    filters = parse_filters(seller_id, min_price, max_price, currency)
     resp = await _searcher(request).search_text(q, filters, limit=limit, offset=offset)
     return _out(resp, limit, offset)
 
@@ -80,7 +80,7 @@ async def search_image(
     offset: OffsetQ = 0,
 ) -> SearchOut:
     """Products that look like the uploaded photo."""
-    filters = _filters(seller_id, min_price, max_price, currency)
+    filters = parse_filters(seller_id, min_price, max_price, currency)
     data = await image.read(MAX_UPLOAD_BODY + 1)
     if not data:
         raise HTTPException(422, detail="the image is empty")

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pipeline.records import ID_PATTERN
 from pipeline.search import SearchHit
 from serve.deps import ApiDeps
-from serve.routes.search import CurrencyQ, LimitQ, OffsetQ, PriceQ, SellerQ, _filters
+from serve.routes.search import CurrencyQ, LimitQ, OffsetQ, PriceQ, SellerQ, parse_filters
 from serve.schemas import SearchHitOut, SearchOut
 from serve.web import ASSETS, page_asset
 from serve.web.imaging import ALLOWED_SIZES, ThumbFormat
@@ -139,7 +139,7 @@ async def similar_products(
     out), with the same filters as search. Cached like text searches. 404 when the product
     is not live or has no stored vector."""
     started = asyncio.get_running_loop().time()
-    filters = _filters(seller_id, min_price, max_price, currency)
+    filters = parse_filters(seller_id, min_price, max_price, currency)
     deps = _deps(request)
     generation = await asyncio.to_thread(deps.products.generation)
     material = json.dumps([product_id, asdict(filters), limit, offset], default=str)
