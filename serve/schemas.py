@@ -13,7 +13,8 @@ class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     catalog_url: str = Field(min_length=1, max_length=2048)
-    priority: Literal["high", "normal", "low"] = "normal"
+    # None: the seller's tier decides (premium: high, standard: normal, basic: low).
+    priority: Literal["high", "normal", "low"] | None = None
     source: SourceKind = SourceKind.AUTO
 
 

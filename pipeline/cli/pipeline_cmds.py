@@ -71,14 +71,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option("--seller", "seller_id", required=True, help="Seller id.")
 @click.argument("url")
 @click.option(
-    "--priority", type=click.Choice(["high", "normal", "low"]), default="normal", show_default=True
+    "--priority", type=click.Choice(["high", "normal", "low"]), default=None,
+    help="Default: the seller's tier (premium: high, standard: normal, basic: low).",
 )
 @click.option("--source", default="auto", show_default=True,
               type=click.Choice(["auto", "whatsapp", "graph", "storefront", "feed"]))  # fmt: skip
 @click.option("--wait", is_flag=True, help="Show progress per stage until the sync ends.")
 @click.pass_context
 def sync(
-    ctx: click.Context, seller_id: str, url: str, priority: str, source: str, wait: bool
+    ctx: click.Context, seller_id: str, url: str, priority: str | None, source: str, wait: bool
 ) -> None:
     """Queue a sync of a seller's catalog (as the API does); a running one is reused."""
     from pipeline.ledger import RedisLedger
@@ -92,7 +93,7 @@ def sync(
         try:
             started = start_sync(
                 ledger, client, seller_id, url,
-                priority=Priority.parse(priority), source=source,
+                priority=Priority.parse(priority) if priority else None, source=source,
                 check_url=url_checker(settings.catalog),
             )  # fmt: skip
         except CatalogSyncError as exc:

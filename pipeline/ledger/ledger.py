@@ -36,7 +36,7 @@ from pipeline.ledger.models import (
     job_from_hash,
 )
 from pipeline.ledger.stats import CHECK_SCRIPT, LedgerStats, collect_stats, run_check
-from pipeline.records import JobState, JobType
+from pipeline.records import JobState, JobType, Priority
 from pipeline.settings import JobSettings
 
 logger = logging.getLogger(__name__)
@@ -151,8 +151,8 @@ class RedisLedger:
         argv = [self.keys.ns, repr(now), self._events_maxlen, job_type.value, consumer, count]
         reply = SCRIPTS["claim"](self._client, (), [*argv, repr(lease)])
         jobs = []
-        for i in range(0, len(reply), 7):
-            job_id, attempt, token, payload, seller, parent, max_attempts = reply[i : i + 7]
+        for i in range(0, len(reply), 8):
+            job_id, attempt, token, payload, seller, parent, max_attempts, prio = reply[i : i + 8]
             jobs.append(
                 ClaimedJob(
                     job_id=job_id.decode(),
@@ -165,6 +165,7 @@ class RedisLedger:
                     max_attempts=int(max_attempts),
                     consumer=consumer,
                     claimed_at=now,
+                    priority=Priority(int(prio)),
                 )
             )
         if jobs:

@@ -112,6 +112,7 @@ class ClaimedJob:
     max_attempts: int
     consumer: str
     claimed_at: float
+    priority: Priority = Priority.NORMAL
 
     @property
     def is_last_attempt(self) -> bool:

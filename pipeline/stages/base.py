@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.ledger import ClaimedJob, JobSpec
-from pipeline.records import JobType, Priority
+from pipeline.records import JobType
 
 
 @dataclass
@@ -41,13 +41,7 @@ def child_spec(
         type=job_type,
         payload=payload,
         seller_id=parent.seller_id,
-        priority=job_priority(parent),
+        priority=parent.priority,
         parent_id=parent.parent_id or parent.job_id,
         idempotency_key=idempotency_key,
     )
-
-
-def job_priority(job: ClaimedJob) -> Priority:
-    """The claimed job's priority. getattr: ``ClaimedJob.priority`` comes with the ledger
-    change that returns it from the claim script; a ledger without it gives NORMAL."""
-    return Priority(getattr(job, "priority", Priority.NORMAL))

@@ -36,7 +36,7 @@ async def post_sync(request: Request, seller_id: SellerIdP, body: SyncRequest) -
             deps.redis,
             seller_id,
             body.catalog_url,
-            priority=Priority.parse(body.priority),
+            priority=Priority.parse(body.priority) if body.priority else None,
             source=body.source.value,
             check_url=deps.check_url,
         )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
 import redis
 
 from pipeline.ledger import ClaimedJob, RedisLedger
@@ -52,10 +49,6 @@ def test_profile_records_last_sync_and_hides_the_secret(redis_client: redis.Redi
     assert directory.priority_for("unknown") is Priority.NORMAL
 
 
-@pytest.mark.skipif(
-    "priority" not in {f.name for f in dataclasses.fields(ClaimedJob)},
-    reason="needs ClaimedJob.priority from the ledger's claim (change requested from the lead)",
-)
 def test_follow_up_jobs_inherit_the_sync_priority(
     redis_client: redis.Redis, settings: Settings
 ) -> None:

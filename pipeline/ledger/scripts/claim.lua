@@ -1,7 +1,7 @@
 -- Claim up to ARGV[6] jobs of type ARGV[4] for consumer ARGV[5], each with a lease of
 -- ARGV[7] seconds. Due retries and expired leases are swept first. Priorities are drained
--- in order 0, 1, 2. Returns a flat list of 7-tuples:
--- id, attempt, token, payload, seller, parent, max attempts.
+-- in order 0, 1, 2. Returns a flat list of 8-tuples:
+-- id, attempt, token, payload, seller, parent, max attempts, priority.
 local jtype, consumer = ARGV[4], ARGV[5]
 local want, lease = tonumber(ARGV[6]), tonumber(ARGV[7])
 sweep(jtype, math.max(want, 100))
@@ -26,7 +26,7 @@ if #ids > 0 then
     redis.call('HSET', jk, 'state', 'active', 'token', token, 'consumer', consumer,
       'started', NOW_S, 'lease', tostring(deadline))
     redis.call('ZADD', active, deadline, id)
-    local j = redis.call('HMGET', jk, 'payload', 'seller', 'parent', 'max')
+    local j = redis.call('HMGET', jk, 'payload', 'seller', 'parent', 'max', 'prio')
     emit(id, jtype, j[2], 'waiting', 'active')
     out[#out + 1] = id
     out[#out + 1] = attempt
@@ -35,6 +35,7 @@ if #ids > 0 then
     out[#out + 1] = j[2]
     out[#out + 1] = j[3]
     out[#out + 1] = j[4]
+    out[#out + 1] = j[5]
   end
 end
 redis.call('HSET', NS .. ':consumers', consumer, NOW_S .. '|' .. jtype)
