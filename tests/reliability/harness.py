@@ -166,7 +166,8 @@ def assert_sound(
     products = RedisProductStore(client)
     stored = products.get_many(sorted(ids))
     not_live = sorted(pid for pid in ids if pid not in stored or not stored[pid].live)
-    assert not_live == [], f"{len(not_live)} valid product(s) not live: {not_live[:5]}"
+    states = {pid: (stored[pid].status, stored[pid].verdict) for pid in not_live if pid in stored}
+    assert not_live == [], f"{len(not_live)} valid product(s) not live: {states or not_live[:5]}"
     vectors = MilvusVectorStore.from_settings(settings)
     try:
         rows = vectors.fetch(sorted(ids))
