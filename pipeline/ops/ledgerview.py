@@ -14,6 +14,38 @@ from pipeline.ledger import RedisLedger
 from pipeline.ledger.keys import JOB_TYPES, PRIORITIES
 from pipeline.records import JobType
 
+SYNC_FIELDS = ("seller", "state", "created", "finished", "ch_total", "ch_completed", "ch_dead")
+
+
+def sync_summaries(ledger: RedisLedger, client: redis.Redis, job_ids: list[str]) -> list[Any]:
+    """Seller, state, timings and child counts of each sync (unknown ids skipped), in one
+    pipelined round trip of HMGETs: a page of syncs costs the same as one."""
+    pipe = client.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hmget(ledger.keys.job(job_id), list(SYNC_FIELDS))
+    rows = []
+    for job_id, values in zip(job_ids, pipe.execute(), strict=True):
+        if values[0] is None:
+            continue
+        seller, state, created, finished, total, done, dead = (
+            v.decode() if v is not None else "" for v in values
+        )
+        n_total, n_done, n_dead = int(total or 0), int(done or 0), int(dead or 0)
+        rows.append(
+            {
+                "sync_id": job_id,
+                "seller_id": seller,
+                "state": state,
+                "progress": round(sync_percent(state, n_total, n_done + n_dead), 1),
+                "total": n_total,
+                "completed": n_done,
+                "failed": n_dead,
+                "created_at": float(created) if created else None,
+                "finished_at": float(finished) if finished else None,
+            }
+        )
+    return rows
+
 
 def finished_in_window(
     ledger: RedisLedger, client: redis.Redis, now: float, window_minutes: int
@@ -69,12 +101,11 @@ def recent_sync_ids(
     return [raw.decode() for raw in [*done, *dead]][:limit]
 
 
-def sync_percent(job: Any) -> float:
+def sync_percent(state: str, children: int, ended: int) -> float:
     """A sync's progress: its children's, 100 once ended, 0 before any child exists."""
-    if job.state.value in ("completed", "dead"):
+    if state in ("completed", "dead"):
         return 100.0
-    children = job.children
-    return float(children.percent) if children is not None and children.total else 0.0
+    return 100.0 * ended / children if children else 0.0
 
 
 def sync_rows(ledger: RedisLedger, client: redis.Redis, now: float, limit: int = 30) -> list[Any]:
@@ -82,23 +113,4 @@ def sync_rows(ledger: RedisLedger, client: redis.Redis, now: float, limit: int =
     ids = live_sync_ids(ledger, client, limit)
     if len(ids) < limit:
         ids += [i for i in recent_sync_ids(ledger, client, now - 600, limit) if i not in ids]
-    rows = []
-    for job_id in ids[:limit]:
-        job = ledger.get(job_id)
-        if job is None:
-            continue
-        children = job.children
-        rows.append(
-            {
-                "sync_id": job.id,
-                "seller_id": job.seller_id,
-                "state": job.state.value,
-                "progress": round(sync_percent(job), 1),
-                "total": children.total if children else 0,
-                "completed": children.completed if children else 0,
-                "failed": children.dead if children else 0,
-                "created_at": job.created_at,
-                "finished_at": job.finished_at,
-            }
-        )
-    return rows
+    return sync_summaries(ledger, client, ids[:limit])

@@ -212,14 +212,12 @@ class LedgerCollector(Collector):
 
     def _live_syncs(self) -> list[tuple[str, str, float]]:
         """(seller, state, progress %) of waiting and active syncs, newest first, bounded."""
-        from pipeline.ops.ledgerview import live_sync_ids, sync_percent
+        from pipeline.ops.ledgerview import live_sync_ids, sync_summaries
 
+        ids = live_sync_ids(self._ledger, self._client, MAX_SELLER_SERIES)
         out = []
-        for job_id in live_sync_ids(self._ledger, self._client, MAX_SELLER_SERIES):
-            job = self._ledger.get(job_id)
-            if job is None:
-                continue
-            out.append((job.seller_id, job.state.value, sync_percent(job)))
+        for row in sync_summaries(self._ledger, self._client, ids):
+            out.append((row["seller_id"], row["state"], row["progress"]))
         return out
 
 

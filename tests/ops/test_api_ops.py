@@ -121,3 +121,29 @@ def test_redis_down_is_a_metric_not_a_crash(clean: OpsApi) -> None:
     dead: redis.Redis = redis.Redis(port=1, socket_connect_timeout=0.5)
     families = list(LedgerCollector(clean.deps.ledger, dead).collect())
     assert [(f.name, f.samples[0].value) for f in families] == [("catalog_sync_redis_up", 0)]
+
+
+def test_sync_progress_per_seller(clean: OpsApi) -> None:
+    """A sync waiting for its children: 3 of 4 ended (2 done, 1 dead) -> 75 %."""
+    ledger = clean.deps.ledger
+    payload = {"seller_id": "s5", "catalog_url": "http://127.0.0.1/c/5", "source": "auto"}
+    ledger.enqueue(JobSpec(JobType.SYNC_SELLER, payload, "s5"))
+    (sync,) = ledger.claim(JobType.SYNC_SELLER, "w1", 1)
+    ledger.add_children(sync.job_id, [qc_spec(i, "s5") for i in range(4)])
+    ledger.complete(sync)  # its own work is done; it awaits its children
+    kids = ledger.claim(QC, "w1", 3)
+    ledger.complete_many([(k, None) for k in kids[:2]])
+    ledger.fail(kids[2], PermanentError("bad"))
+    got = samples(clean.call("GET", "/metrics", headers=admin()).text)
+    key = ("catalog_sync_seller_sync_progress_percent", (("seller", "s5"), ("state", "active")))
+    assert got[key] == 75.0
+    (row,) = clean.call("GET", "/v1/ops/timeseries", headers=admin()).json()["syncs"]
+    assert row["seller_id"] == "s5" and row["state"] == "active"
+    assert (row["progress"], row["total"], row["completed"], row["failed"]) == (75.0, 4, 2, 1)
+    # The last child ends: the sync completes and still shows (ended in the last 10 min).
+    (last,) = ledger.claim(QC, "w1", 1)
+    ledger.complete(last)
+    (row,) = clean.call("GET", "/v1/ops/timeseries", headers=admin()).json()["syncs"]
+    assert (row["state"], row["progress"]) == ("completed", 100.0)
+    got = samples(clean.call("GET", "/metrics", headers=admin()).text)
+    assert not any(name == key[0] and ("seller", "s5") in labels for name, labels in got)
