@@ -19,13 +19,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
 from pipeline.errors import PermanentError, RetryableError
 from pipeline.ledger import ClaimedJob, JobSpec, RedisLedger, StaleTokenError
 from pipeline.ops.metrics import worker_metrics
+from pipeline.records import JobState
 from pipeline.stages.base import Outcome, StageHandler
 
 logger = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class Dispatcher:
         specs: list[JobSpec] = [spec for o in ok for spec in o.follow_up]
         if specs:
             try:
-                self._ledger.enqueue_many(specs)
+                self._enqueue_follow_ups(specs)
             except Exception as exc:
                 # Nothing of the batch was acked: each job retries and re-adds its follow-ups
                 # (idempotency keys make the second enqueue a no-op where the first landed).
@@ -181,6 +182,27 @@ class Dispatcher:
             except StaleTokenError:
                 continue  # logged by the ledger: a newer attempt owns the job
             _log_transition(o.job, state.value, "failed", o.error)
+
+    def _enqueue_follow_ups(self, specs: list[JobSpec]) -> None:
+        """Add follow-ups as children of their sync; when that sync has ended (a dead letter
+        replayed after its sync completed), they run as top-level jobs instead of dying on
+        the ledger's "children only for an active parent" rule."""
+        try:
+            self._ledger.enqueue_many(specs)
+            return
+        except PermanentError:
+            parents = {s.parent_id for s in specs if s.parent_id}
+            ended = {
+                p
+                for p in parents
+                if (job := self._ledger.get(p)) is not None
+                and job.state in (JobState.COMPLETED, JobState.DEAD)
+            }
+            if not ended:
+                raise
+        self._ledger.enqueue_many(
+            [replace(s, parent_id=None) if s.parent_id in ended else s for s in specs]
+        )
 
     async def _keep_leases(self, stop: asyncio.Event) -> None:
         """Heartbeat every running job at a third of the lease; sweep due jobs regularly."""

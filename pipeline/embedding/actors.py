@@ -143,6 +143,9 @@ class RaySiglipEmbedder:
             "num_cpus": cpus,
             "num_gpus": 1 if gpu else 0,
             "max_concurrency": 1000,  # async actor: many requests wait in its batcher
+            # A replica killed mid-batch (OOM, kill -9) comes back; its calls fail as
+            # BackendUnavailable and the ledger retries those jobs on the new process.
+            "max_restarts": -1,
             "runtime_env": {
                 "env_vars": {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads)}
             },

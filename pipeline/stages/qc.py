@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from pipeline.errors import RetryableError
 from pipeline.keyword.base import KeywordIndex
 from pipeline.ledger import ClaimedJob
 from pipeline.ledger.payloads import QualityControlPayload
@@ -60,6 +61,10 @@ class QCHandler:
             return Outcome(job, {"stale": True})
         try:
             rows = await asyncio.to_thread(self._vectors.fetch, [payload.product_id])
+            if not rows:
+                # The embed stage writes the row before it queues QC: a missing row is a
+                # store that lost or has not yet reloaded it (a restart), not a verdict.
+                raise RetryableError(f"no vector row for {payload.product_id} yet")
             image = await self._image(stored.record.image_urls)
             verdict = await self._checker.check(
                 QCInput(

@@ -127,6 +127,11 @@ class MilvusVectorStore:
         try:
             yield
         except MilvusException as exc:
+            if "released" in str(exc) or "not loaded" in str(exc):
+                # A restarted server comes back with the collection released: load it
+                # again so that the retry of this call (the ledger's) finds it loaded.
+                with contextlib.suppress(Exception):
+                    self._client.load_collection(self.collection)
             raise BackendUnavailable(f"Milvus {what} failed: {exc}") from exc
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise BackendUnavailable(f"Milvus {what}: {exc}") from exc

@@ -1,0 +1,70 @@
+"""Services a crash test owns (so it may kill them): ``redis-server`` and Milvus Lite on a
+fixed port and directory, restartable on the same files; and generated sellers."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+from pipeline.local.milvus import grpc_answers, local_milvus
+from pipeline.local.redis import local_redis
+from pipeline.local.services import free_port, tcp_answers
+from pipeline.sample_site.catalog import SampleProduct, SampleSeller
+from tests.reliability.harness import wait_for
+
+
+class OwnedService:
+    """A child service at one port and directory: ``kill(sig)`` then ``start()`` again."""
+
+    def __init__(self, kind: str, data_dir: Path) -> None:
+        factory = local_redis if kind == "redis" else local_milvus
+        self._service = factory(data_dir)
+        self.kind = kind
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def answers(self) -> bool:
+        if self.kind == "redis":
+            return tcp_answers("127.0.0.1", self.port, b"PING\r\n", b"+PONG")
+        return grpc_answers(self.port)
+
+    def start(self, timeout: float = 120.0) -> OwnedService:
+        workdir = self._service.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        argv = list(self._service.command(self.port, workdir))
+        with open(workdir / f"{self.kind}.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for(self.answers, timeout, f"{self.kind} to answer on {self.port}", 0.1)
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=60)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+
+
+def generated_seller(phone: str, count: int) -> SampleSeller:
+    """A seller of ``count`` plain goods (none broken, none against policy)."""
+    products = []
+    for i in range(count):
+        digest = hashlib.sha256(f"{phone}:{i}".encode()).digest()
+        products.append(
+            SampleProduct(
+                retailer_id=f"g{phone[-4:]}-{i:05d}",
+                name=f"Handmade item {digest.hex()[:6]} number {i}",
+                description=f"A generated product of seller {phone}, batch {digest[0]}.",
+                price=Decimal(5 + digest[1] % 90),
+                currency="USD",
+            )
+        )
+    return SampleSeller(phone, f"Seller {phone}", "USD", products)
