@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from pipeline.ledger import RedisLedger
-from pipeline.ops.metrics import serve_worker_metrics
+from pipeline.ops.metrics import serve_worker_metrics, worker_metrics
 from pipeline.ops.timeseries import LedgerSampler
 from pipeline.settings import Settings
 
@@ -92,6 +92,7 @@ async def worker_ops(
     OSError when ``OPS_METRICS_PORT`` is taken."""
     ops = settings.ops
     if ops.metrics_port:
+        worker_metrics()  # registered now, so a scrape before the first job sees zeros
         serve_worker_metrics(ops.metrics_host, ops.metrics_port)
     sampler = LedgerSampler(ledger, client, interval_s=ops.sample_interval_s, keep=ops.samples_keep)
     loop = _OpsLoop(settings, sampler)
