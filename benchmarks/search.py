@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 import redis.asyncio as aredis
-
 from _common import WORDS, print_table, quantile, write_json
+
 from pipeline.embedding.local import LocalSiglipEmbedder
 from pipeline.keyword.factory import open_keyword_index
 from pipeline.local.redis import local_redis
@@ -76,14 +76,23 @@ def populate(settings: Settings, client: Any, start: int, stop: int) -> None:
             images, texts = _unit(rng, len(records)), _unit(rng, len(records))
             rows, docs = [], []
             for n, rec in enumerate(records):
-                products.set_status(rec.product_id, rec.content_hash, ProductStatus.APPROVED, verdict)
+                products.set_status(
+                    rec.product_id, rec.content_hash, ProductStatus.APPROVED, verdict
+                )
                 stored = products.get(rec.product_id)
                 assert stored is not None
                 docs.append(keyword_doc(stored))
                 rows.append(
                     VectorRow(
-                        rec.product_id, rec.seller_id, "approved", float(rec.price or 0),
-                        rec.currency, images[n], texts[n], rec.content_hash, time.time(),
+                        rec.product_id,
+                        rec.seller_id,
+                        "approved",
+                        float(rec.price or 0),
+                        rec.currency,
+                        images[n],
+                        texts[n],
+                        rec.content_hash,
+                        time.time(),
                     )  # fmt: skip
                 )
             vectors.upsert(rows)
@@ -106,8 +115,9 @@ def zipf_queries(count: int, seed: int = 7) -> list[str]:
 
 
 async def measure(settings: Settings, redis_url: str, queries: list[str]) -> dict[str, Any]:
-    from pipeline.keyword.factory import open_keyword_index as open_index
     import redis as sync_redis
+
+    from pipeline.keyword.factory import open_keyword_index as open_index
 
     client = sync_redis.Redis.from_url(redis_url)
     embedder = LocalSiglipEmbedder.from_settings(settings)

@@ -169,6 +169,8 @@ class SiglipSettings(_Group):
     precision: str = Field(default="auto", pattern=r"^(auto|bf16|fp32)$")
     decode_workers: int = Field(default=4, ge=1, le=256)
     request_timeout: PositiveFloat = 120.0
+    # Benchmarks only: build the named architecture untrained (same cost, nothing to download).
+    random_weights_for_benchmarks: bool = False
 
     @property
     def is_tiny(self) -> bool:

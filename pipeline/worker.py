@@ -78,7 +78,11 @@ async def worker_parts(settings: Settings, runtime: Runtime) -> AsyncIterator[Wo
         vectors = await asyncio.to_thread(MilvusVectorStore.from_settings, settings)
         stack.callback(vectors.close)
         keywords = await asyncio.to_thread(RayKeywordIndex.start, settings)
-        embedder = await asyncio.to_thread(RaySiglipEmbedder.start, settings)
+        embedder = await asyncio.to_thread(
+            RaySiglipEmbedder.start,
+            settings,
+            random_weights=settings.siglip.random_weights_for_benchmarks,
+        )
         stack.push_async_callback(embedder.aclose)
         embed_stage = EmbedStage.from_settings(settings, embedder)
         stack.push_async_callback(embed_stage.aclose)

@@ -205,8 +205,12 @@ def test_embedder_actor_kill_9_mid_batch_is_restarted(rig: Rig) -> None:
 
 
 def _embedder_pids() -> list[int]:
-    """Process ids of live SigLIP actors on the session's cluster."""
-    from ray.util.state import list_actors
+    """Process ids of live SigLIP actors on the session's cluster (from the GCS: the
+    state API would need the dashboard, which the test cluster does not run)."""
+    from ray._private import state
 
-    actors = list_actors(filters=[("class_name", "=", "SiglipEmbedder"), ("state", "=", "ALIVE")])
-    return [int(a.pid) for a in actors if a.pid]
+    return [
+        int(info["Pid"])
+        for info in state.actors().values()
+        if info.get("ActorClassName") == "SiglipEmbedder" and info.get("State") == "ALIVE"
+    ]

@@ -168,9 +168,7 @@ def _dead_reason(ledger: RedisLedger, job_id: str) -> str:
 
 
 @pytest.mark.parametrize("url", PRIVATE)
-def test_private_and_foreign_urls_are_refused_by_the_api_and_the_worker(
-    rig: Rig, url: str
-) -> None:
+def test_private_and_foreign_urls_are_refused_by_the_api_and_the_worker(rig: Rig, url: str) -> None:
     seller = f"h{abs(hash(url)) % 10**9}"
     resp = rig.post(seller, url)
     assert resp.status_code in (202, 422), resp.text
@@ -203,9 +201,7 @@ def test_private_and_foreign_urls_are_refused_by_the_api_and_the_worker(
 
 
 @pytest.mark.parametrize("path", ["/hop", "/hop2"])
-def test_a_redirect_from_an_allowed_host_into_a_private_one_is_refused(
-    rig: Rig, path: str
-) -> None:
+def test_a_redirect_from_an_allowed_host_into_a_private_one_is_refused(rig: Rig, path: str) -> None:
     seller = f"redirect{path.strip('/')}"
     resp = rig.post(seller, rig.server.url(path))
     assert resp.status_code == 202, resp.text
