@@ -213,7 +213,8 @@ class AutoscalerLoop:
 
 
 class QueueDepthAutoscaler:
-    """The Ray actor: one per cluster (a named, detached-safe actor), polling on a thread."""
+    """The Ray actor: one per cluster (named; ``start_autoscaler`` returns the running one),
+    polling the ledger on a thread so its methods stay answerable."""
 
     def __init__(self, settings: Settings) -> None:
         self._loop = AutoscalerLoop(settings)

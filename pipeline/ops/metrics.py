@@ -30,7 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from pipeline.ledger import RedisLedger
-from pipeline.ops.ledgerview import finished_in_window
+from pipeline.ops.ledgerview import finished_in_window, live_sync_ids, sync_summaries
 from pipeline.records import JobType
 
 logger = logging.getLogger(__name__)
@@ -212,8 +212,6 @@ class LedgerCollector(Collector):
 
     def _live_syncs(self) -> list[tuple[str, str, float]]:
         """(seller, state, progress %) of waiting and active syncs, newest first, bounded."""
-        from pipeline.ops.ledgerview import live_sync_ids, sync_summaries
-
         ids = live_sync_ids(self._ledger, self._client, MAX_SELLER_SERIES)
         out = []
         for row in sync_summaries(self._ledger, self._client, ids):
