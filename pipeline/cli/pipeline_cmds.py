@@ -71,7 +71,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option("--seller", "seller_id", required=True, help="Seller id.")
 @click.argument("url")
 @click.option(
-    "--priority", type=click.Choice(["high", "normal", "low"]), default=None,
+    "--priority",
+    type=click.Choice(["high", "normal", "low"]),
+    default=None,
     help="Default: the seller's tier (premium: high, standard: normal, basic: low).",
 )
 @click.option("--source", default="auto", show_default=True,
