@@ -52,9 +52,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_json(name: str, data: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_json(name: str, data: dict[str, Any], directory: Path = RESULTS) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, default=str))
     print(f"\nwrote {path}")
     return path
