@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import redis.asyncio as aredis
 
+from pipeline.keyword.base import MAX_LIMIT as KEYWORD_MAX_LIMIT
 from pipeline.keyword.base import KeywordIndex
 from pipeline.products import RedisProductStore
 from pipeline.records import ProductFilter
@@ -127,7 +128,8 @@ class HybridSearcher:
         if cached is not None:
             return SearchResponse(cached, True, _ms(started), generation)
         depth = offset + limit
-        fetch = max(depth * 2, 20)
+        # Deep pages ask for more candidates, up to what the keyword index serves in one call.
+        fetch = min(max(depth * 2, 20), KEYWORD_MAX_LIMIT)
         use_vector = self._text_vectors and bool(normalized)
         vector = await self._encoder.encode_text(normalized) if use_vector else None
         bm25_task = asyncio.to_thread(

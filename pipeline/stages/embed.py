@@ -46,6 +46,9 @@ class EmbedHandler:
             rows = vector_rows(records, results, status="pending")
             try:
                 await asyncio.to_thread(self._vectors.upsert, rows)
+                # Seal before acking: Milvus Lite drops unflushed rows when it restarts,
+                # and QC (queued by the ack) must find them.
+                await asyncio.to_thread(self._vectors.flush)
             except Exception as exc:  # the store is down: every job of the batch retries
                 return [Outcome(job, error=exc) for job in jobs]
         outcomes = []
