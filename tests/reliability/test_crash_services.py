@@ -53,7 +53,7 @@ class Rig:
 
     def stuck(self) -> set[str]:
         """Products left as dead letters by Milvus Lite losing their rows (see above)."""
-        return {str(j.payload.get("product_id")) for j in self.ledger.dlq_list(limit=10_000)}
+        return {str(j.payload.get("product_id")) for j in self.ledger.dlq_list(limit=1000)}
 
     def ids(self, upto: int) -> set[str]:
         """Valid products of the first ``upto`` sellers (those synced so far)."""
