@@ -48,8 +48,18 @@ class OwnedService:
         self.proc.wait(timeout=60)
         self.proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the server hangs (no answers, connections stay open), data intact."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
             self.kill(signal.SIGTERM)
 
 
