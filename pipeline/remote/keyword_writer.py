@@ -21,6 +21,7 @@ from pipeline.keyword.factory import embedded_index_path, open_keyword_index
 from pipeline.settings import Settings
 
 WRITER_NAME = "catalog-sync-keyword-writer"
+WRITER_NAMESPACE = "catalog-sync"
 
 
 class KeywordWriter:
@@ -71,7 +72,11 @@ class RayKeywordIndex:
         # One writer per index directory: the name says which directory it owns.
         path = str(embedded_index_path(settings).resolve())
         name = f"{WRITER_NAME}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
-        handle = KeywordWriterActor.options(name=name, get_if_exists=True).remote(settings)
+        # A fixed namespace: each worker process is its own Ray job with an anonymous
+        # namespace, where a name alone would give every worker a writer of its own.
+        handle = KeywordWriterActor.options(
+            name=name, namespace=WRITER_NAMESPACE, get_if_exists=True
+        ).remote(settings)
         index = cls(handle, timeout)
         index.count()  # fail here, clearly, if the writer cannot open the index
         return index
