@@ -17,38 +17,29 @@ from fastapi.responses import Response
 
 from pipeline.ops import alerts
 from pipeline.ops.ledgerview import sync_rows
-from serve.dashboard import ASSETS, asset
 from serve.deps import ApiDeps
 from serve.guards import require_admin
+from serve.static import PackagePage
 
 router = APIRouter(tags=["ops"])
 
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+DASHBOARD = PackagePage(
+    "serve.dashboard",
+    "dashboard.html",
+    ("dashboard.css", "dashboard.js"),
+    csp="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+)
 
 
 @router.get("/", include_in_schema=False)
 async def dashboard_page() -> Response:
-    body, media_type = asset("dashboard.html")
-    return Response(
-        body, media_type=media_type, headers={**PAGE_HEADERS, "Cache-Control": "no-cache"}
-    )
+    return DASHBOARD.page()
 
 
 @router.get("/dashboard/assets/{name}", include_in_schema=False)
 async def dashboard_asset(name: str) -> Response:
-    if name not in ASSETS or name.endswith(".html"):
-        raise HTTPException(404, detail=f"no asset {name[:100]}")
-    body, media_type = asset(name)
-    return Response(
-        body, media_type=media_type, headers={**PAGE_HEADERS, "Cache-Control": "max-age=300"}
-    )
+    return DASHBOARD.asset(name)
 
 
 @router.get("/v1/ops/timeseries")

@@ -22,7 +22,7 @@ from pipeline.search import SearchHit
 from serve.deps import ApiDeps
 from serve.routes.search import CurrencyQ, LimitQ, OffsetQ, PriceQ, SellerQ, parse_filters
 from serve.schemas import SearchHitOut, SearchOut
-from serve.web import ASSETS, page_asset
+from serve.static import PackagePage
 from serve.web.imaging import ALLOWED_SIZES, ThumbFormat
 from serve.web.thumbnails import MAX_IMAGES, CachedThumbnailService, ThumbnailError
 
@@ -30,16 +30,13 @@ router = APIRouter(tags=["web"])
 
 ProductIdP = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 
-# The page loads nothing from elsewhere, so the policy can say so: an injected script or
-# a hot-linked image would be blocked by the browser even if a bug let one in.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+SEARCH_PAGE = PackagePage(
+    "serve.web",
+    "search.html",
+    ("search.css", "search.js"),
+    csp="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+)
 # An hour in browsers, then a cheap 304 revalidation: a product taken down stops showing
 # within the hour even where a browser cached its picture.
 THUMB_MAX_AGE = 3600
@@ -52,20 +49,12 @@ def _deps(request: Request) -> ApiDeps:
 
 @router.get("/search", include_in_schema=False)
 async def search_page() -> Response:
-    """The search page itself; always revalidated, so a deploy shows at once."""
-    body, media_type = page_asset("search.html")
-    return Response(
-        body, media_type=media_type, headers={**PAGE_HEADERS, "Cache-Control": "no-cache"}
-    )
+    return SEARCH_PAGE.page()
 
 
 @router.get("/search/assets/{name}", include_in_schema=False)
 async def search_asset(name: str) -> Response:
-    if name not in ASSETS or name.endswith(".html"):
-        raise HTTPException(404, detail=f"no asset {name[:100]}")
-    body, media_type = page_asset(name)
-    headers = {**PAGE_HEADERS, "Cache-Control": "public, max-age=300"}
-    return Response(body, media_type=media_type, headers=headers)
+    return SEARCH_PAGE.asset(name)
 
 
 def _thumbnails(request: Request) -> CachedThumbnailService:
