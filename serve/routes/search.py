@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 
 from pipeline.errors import PermanentError
 from pipeline.records import ID_PATTERN
@@ -21,12 +21,20 @@ def _searcher(request: Request) -> HybridSearcher:
     return searcher
 
 
-def parse_filters(
-    seller_id: str | None,
-    min_price: Decimal | None,
-    max_price: Decimal | None,
-    currency: str | None,
+SellerQ = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)]
+PriceQ = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e12"))]
+CurrencyQ = Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")]
+LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+
+
+def search_filters(
+    seller_id: SellerQ = None,
+    min_price: PriceQ = None,
+    max_price: PriceQ = None,
+    currency: CurrencyQ = None,
 ) -> SearchFilters:
+    """The filters every search route takes, from its query string."""
     if min_price is not None and max_price is not None and min_price > max_price:
         raise HTTPException(422, detail="min_price must not exceed max_price")
     return SearchFilters(
@@ -34,11 +42,7 @@ def parse_filters(
     )
 
 
-SellerQ = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)]
-PriceQ = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e12"))]
-CurrencyQ = Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")]
-LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+FiltersQ = Annotated[SearchFilters, Depends(search_filters)]
 
 
 def _out(resp: SearchResponse, limit: int, offset: int) -> SearchOut:
@@ -55,15 +59,11 @@ def _out(resp: SearchResponse, limit: int, offset: int) -> SearchOut:
 async def search_text(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=512)],
-    seller_id: SellerQ = None,
-    min_price: PriceQ = None,
-    max_price: PriceQ = None,
-    currency: CurrencyQ = None,
+    filters: FiltersQ,
     limit: LimitQ = 20,
     offset: OffsetQ = 0,
 ) -> SearchOut:
     """Hybrid BM25 + SigLIP search over approved, indexed products."""
-    filters = parse_filters(seller_id, min_price, max_price, currency)
     resp = await _searcher(request).search_text(q, filters, limit=limit, offset=offset)
     return _out(resp, limit, offset)
 
@@ -72,15 +72,11 @@ async def search_text(
 async def search_image(
     request: Request,
     image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo")],
-    seller_id: SellerQ = None,
-    min_price: PriceQ = None,
-    max_price: PriceQ = None,
-    currency: CurrencyQ = None,
+    filters: FiltersQ,
     limit: LimitQ = 20,
     offset: OffsetQ = 0,
 ) -> SearchOut:
     """Products that look like the uploaded photo."""
-    filters = parse_filters(seller_id, min_price, max_price, currency)
     data = await image.read(MAX_UPLOAD_BODY + 1)
     if not data:
         raise HTTPException(422, detail="the image is empty")

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pipeline.records import ID_PATTERN
 from pipeline.search import SearchHit
 from serve.deps import ApiDeps
-from serve.routes.search import CurrencyQ, LimitQ, OffsetQ, PriceQ, SellerQ, parse_filters
+from serve.routes.search import FiltersQ, LimitQ, OffsetQ
 from serve.schemas import SearchHitOut, SearchOut
 from serve.static import PackagePage
 from serve.web.imaging import ALLOWED_SIZES, ThumbFormat
@@ -117,10 +117,7 @@ async def thumbnail(
 async def similar_products(
     request: Request,
     product_id: ProductIdP,
-    seller_id: SellerQ = None,
-    min_price: PriceQ = None,
-    max_price: PriceQ = None,
-    currency: CurrencyQ = None,
+    filters: FiltersQ,
     limit: LimitQ = 20,
     offset: OffsetQ = 0,
 ) -> SearchOut:
@@ -128,7 +125,6 @@ async def similar_products(
     out), with the same filters as search. Cached like text searches. 404 when the product
     is not live or has no stored vector."""
     started = asyncio.get_running_loop().time()
-    filters = parse_filters(seller_id, min_price, max_price, currency)
     deps = _deps(request)
     generation = await asyncio.to_thread(deps.products.generation)
     material = json.dumps([product_id, asdict(filters), limit, offset], default=str)
