@@ -83,6 +83,9 @@ class QCHandler:
         if not changed:
             return Outcome(job, {"stale": True})
         await asyncio.to_thread(self._vectors.set_status, [payload.product_id], status.value)
+        # Seal before acking, as the embed stage does: Milvus Lite drops unflushed writes
+        # when its server stops, and search filters on this status.
+        await asyncio.to_thread(self._vectors.flush)
         result = {"decision": verdict.decision.value, "reasons": verdict.reasons[:10]}
         if status is not ProductStatus.APPROVED:
             # An older approved version may still be in the keyword index: take it out.
