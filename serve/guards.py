@@ -6,7 +6,6 @@ microseconds, not a parse. Every 4xx carries a short JSON ``detail``, never a tr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -115,8 +114,3 @@ def require_admin(request: Request, keys: ApiKeyStore) -> Principal:
     if not principal.admin:
         raise HTTPException(status_code=403, detail="an admin key is required")
     return principal
-
-
-async def run_sync(fn: Callable[[], object]) -> object:
-    """Run a blocking call (a sync Redis or Milvus client) off the event loop."""
-    return await asyncio.to_thread(fn)
