@@ -27,13 +27,12 @@ import ray
 
 from pipeline.embedding.base import Vectors
 from pipeline.embedding.batching import DynamicBatcher
-from pipeline.embedding.images import Pixels, PreprocessSpec, check_pixels
-from pipeline.errors import BackendUnavailable, CatalogSyncError, PermanentError
+from pipeline.embedding.images import Pixels, PreprocessSpec
+from pipeline.embedding.towers import BatchedTowers, Row
+from pipeline.errors import BackendUnavailable, CatalogSyncError
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-Row = np.ndarray[Any, np.dtype[np.float32]]
 
 
 def replica_threads(cpus_per_replica: float) -> int:
@@ -77,7 +76,7 @@ class SiglipEmbedder:
 SiglipEmbedderActor: Any = ray.remote(SiglipEmbedder)
 
 
-class RaySiglipEmbedder:
+class RaySiglipEmbedder(BatchedTowers):
     """An :class:`~pipeline.embedding.base.Embedder` over ``SiglipEmbedder`` replicas."""
 
     def __init__(
@@ -230,24 +229,9 @@ class RaySiglipEmbedder:
     async def _send_texts(self, items: list[str]) -> list[Row]:
         return list(await self._call("embed_texts", items))
 
-    async def embed_texts(self, texts: list[str]) -> Vectors:
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise PermanentError(f"texts[{i}] must be a string, got {type(text).__name__}")
-        return self._stack(await self._texts.submit_many(texts))
-
-    async def embed_pixels(self, pixels: Pixels) -> Vectors:
-        check_pixels(pixels, self.spec)
-        return self._stack(await self._images.submit_many(list(pixels)))
-
     async def embed_images(self, images: list[bytes]) -> Vectors:
         # Query images are few: decode on the replica, which has the limits and the pool.
         return await self._call("embed_images", images)
-
-    def _stack(self, rows: list[Row]) -> Vectors:
-        if not rows:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
 
     async def aclose(self) -> None:
         """Stop batching; replicas this client started are killed, named ones are kept."""

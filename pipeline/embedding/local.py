@@ -21,20 +21,18 @@ from pipeline.embedding.images import (
     ImageLimits,
     Pixels,
     PreprocessSpec,
-    check_pixels,
     decode_image,
 )
 from pipeline.embedding.models import load_siglip
 from pipeline.embedding.runner import SiglipRunner
+from pipeline.embedding.towers import BatchedTowers, Row
 from pipeline.errors import PermanentError
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Row = np.ndarray[Any, np.dtype[np.float32]]
 
-
-class LocalSiglipEmbedder:
+class LocalSiglipEmbedder(BatchedTowers):
     """An :class:`~pipeline.embedding.base.Embedder` over a :class:`SiglipRunner`."""
 
     def __init__(
@@ -133,16 +131,6 @@ class LocalSiglipEmbedder:
         vectors = await loop.run_in_executor(self._model_pool, self.runner.embed_texts, items)
         return list(vectors)
 
-    async def embed_texts(self, texts: list[str]) -> Vectors:
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise PermanentError(f"texts[{i}] must be a string, got {type(text).__name__}")
-        return self._stack(await self._texts.submit_many(texts))
-
-    async def embed_pixels(self, pixels: Pixels) -> Vectors:
-        check_pixels(pixels, self.spec)
-        return self._stack(await self._images.submit_many(list(pixels)))
-
     async def decode(self, data: bytes) -> Pixels:
         """Decode on the decode pool; raises PermanentError for a bad image."""
         loop = asyncio.get_running_loop()
@@ -157,11 +145,6 @@ class LocalSiglipEmbedder:
                 raise PermanentError(f"images[{i}]: {item}") from item
         pixels = [p for p in decoded if not isinstance(p, BaseException)]
         return self._stack(await self._images.submit_many(pixels))
-
-    def _stack(self, rows: list[Row]) -> Vectors:
-        if not rows:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
 
     async def aclose(self) -> None:
         await self._images.aclose()
