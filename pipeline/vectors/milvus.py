@@ -78,8 +78,13 @@ class MilvusVectorStore:
         self.upsert_batch = upsert_batch
         self.timeout = timeout
         self._service = service
-        self._dirty = False
-        self._lock = threading.Lock()
+        # Writes are counted, not flagged: a write that lands while another thread's flush
+        # is in flight must still be sealed by the next flush (a flag cleared by that
+        # flush would let the writer ack a row Milvus Lite drops on restart).
+        self._writes = 0
+        self._sealed = 0
+        self._count_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         with self._translate("connect"):
             self._client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
         self._ensure_collection()
@@ -189,20 +194,20 @@ class MilvusVectorStore:
         with self._translate("upsert"):
             for start in range(0, len(batch), self.upsert_batch):
                 self._client.upsert(self.collection, batch[start : start + self.upsert_batch])
-                self._dirty = True
+                self._wrote()
 
     def delete(self, product_ids: list[str]) -> None:
         ids = [check_id(pid) for pid in product_ids]
         with self._translate("delete"):
             for start in range(0, len(ids), _QUERY_CHUNK):
                 self._client.delete(self.collection, ids=ids[start : start + _QUERY_CHUNK])
-                self._dirty = True
+                self._wrote()
 
     def delete_seller(self, seller_id: str) -> None:
         expr = f"seller_id == {quote(check_id(seller_id, 'seller id'))}"
         with self._translate("delete seller"):
             self._client.delete(self.collection, filter=expr)
-            self._dirty = True
+            self._wrote()
 
     def set_status(self, product_ids: list[str], status: str) -> None:
         """Change the QC status of existing rows; unknown ids are ignored.
@@ -215,14 +220,21 @@ class MilvusVectorStore:
         if rows:
             self.upsert([_with_status(row, status) for row in rows])
 
+    def _wrote(self) -> None:
+        with self._count_lock:
+            self._writes += 1
+
     def flush(self) -> None:
-        """Seal pending writes so searches and counts see them (done before each search)."""
-        with self._lock:
-            if not self._dirty:
+        """Seal every write that returned before this call, so searches and counts see
+        them and a Milvus Lite restart keeps them (done before each search and read)."""
+        with self._flush_lock:
+            with self._count_lock:
+                target = self._writes
+            if target == self._sealed:
                 return
             with self._translate("flush"):
                 self._client.flush(self.collection, timeout=self.timeout)
-            self._dirty = False
+            self._sealed = target
 
     def search(
         self,
@@ -306,7 +318,10 @@ class MilvusVectorStore:
             self._client.drop_collection(self.collection)
 
     def close(self) -> None:
-        """Close the client; a Lite server this store started is stopped too."""
+        """Seal what is pending and close the client; a Lite server this store started is
+        stopped too."""
+        with contextlib.suppress(Exception):
+            self.flush()
         with contextlib.suppress(Exception):
             self._client.close()
         if self._service is not None:

@@ -167,7 +167,8 @@ def assert_sound(
 ) -> None:
     """Invariants hold; each valid product is live once in every store, nothing else is
     (``extra_rows``: products known to be held back, with a vector row but not live)."""
-    assert ledger.check_invariants() == []
+    broken = ledger.check_invariants()
+    assert broken == [], f"ledger invariants broken: {broken[:5]}"
     products = RedisProductStore(client)
     stored = products.get_many(sorted(ids))
     not_live = sorted(pid for pid in ids if pid not in stored or not stored[pid].live)
@@ -176,8 +177,10 @@ def assert_sound(
     vectors = MilvusVectorStore.from_settings(settings)
     try:
         rows = vectors.fetch(sorted(ids))
-        assert sorted(r.product_id for r in rows) == sorted(ids)
-        assert {r.status for r in rows} == {"approved"}
+        missing = sorted(ids - {r.product_id for r in rows})
+        assert missing == [], f"{len(missing)} live product(s) without a vector row: {missing[:5]}"
+        unapproved = {r.product_id: r.status for r in rows if r.status != "approved"}
+        assert unapproved == {}, f"vector rows not approved: {dict(list(unapproved.items())[:5])}"
         assert vectors.count() <= len(ids) + len(extra_rows), "the vector store holds extra rows"
     finally:
         vectors.close()

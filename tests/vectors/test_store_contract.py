@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -196,3 +197,30 @@ def test_from_settings_shares_one_lite_server(tmp_path: Path) -> None:
             MilvusVectorStore(again.uri, collection=again.collection, dim=512, lite=True)
     finally:
         again.close()
+
+
+def test_a_write_during_another_threads_flush_is_sealed_by_the_next(
+    store: MilvusVectorStore,
+) -> None:
+    """Writers flush before they ack (Milvus Lite drops unsealed rows on restart): a write
+    that returns while another thread's flush is in flight must not be counted as sealed."""
+    client = store._client
+    real_flush = client.flush
+    calls: list[str] = []
+
+    def flush_with_a_write_in_flight(*args: object, **kwargs: object) -> None:
+        calls.append("flush")
+        if len(calls) == 1:  # another thread's write returns while this flush runs
+            writer = threading.Thread(target=store.upsert, args=([row(2)],))
+            writer.start()
+            writer.join(timeout=30)
+        real_flush(*args, **kwargs)
+
+    client.flush = flush_with_a_write_in_flight  # type: ignore[method-assign]
+    store.upsert([row(1)])
+    store.flush()
+    store.flush()  # the writer's own flush before its ack
+    assert calls == ["flush", "flush"]
+    store.flush()  # nothing new: no call
+    assert calls == ["flush", "flush"]
+    assert [r.product_id for r in store.fetch(["p1", "p2"])] == ["p1", "p2"]
