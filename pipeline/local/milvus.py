@@ -9,6 +9,7 @@ and records it in ``DATA_DIR/run/milvus.json``; the others connect to
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -57,4 +58,9 @@ def local_milvus(data_dir: Path) -> LocalService:
         command=command,
         probe=grpc_answers,
         start_timeout=90.0,  # imports pyarrow, faiss and grpc before it listens
+        # Only KeyboardInterrupt runs its shutdown (drain requests, flush the memtable,
+        # finish background segment writes): SIGTERM ends it mid-write, and the next
+        # start finds a truncated segment file and cannot load the collection.
+        stop_signal=signal.SIGINT,
+        stop_timeout=60.0,
     )

@@ -48,6 +48,10 @@ class OwnedService:
         self.proc.wait(timeout=60)
         self.proc = None
 
+    def stop_cleanly(self) -> None:
+        """The signal the service's own shutdown answers (Milvus Lite: SIGINT)."""
+        self.kill(self._service.stop_signal)
+
     def pause(self) -> None:
         """SIGSTOP: the server hangs (no answers, connections stay open), data intact."""
         assert self.proc is not None
