@@ -8,6 +8,8 @@ Keys (namespace ``cs``):
   ``cs:product:{id}``          hash: record (JSON), status, verdict (JSON), live, indexed_hash
   ``cs:seller:{seller}:hashes`` hash: product id -> content hash (what the last sync saw)
   ``cs:search:generation``     counter bumped on every change that can alter search results
+  ``cs:search:changes``        sorted set: product id -> the generation of its last change
+                               (written with the bump, atomically: what search mirrors follow)
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class RedisProductStore:
         self._ns = namespace
         self._set_state = client.register_script(_SET_STATE)
         self._mark_indexed = client.register_script(_MARK_INDEXED)
+        self._bump = client.register_script(_BUMP)
 
     def _product_key(self, product_id: str) -> str:
         return f"{self._ns}:product:{product_id}"
@@ -62,6 +65,10 @@ class RedisProductStore:
     @property
     def generation_key(self) -> str:
         return f"{self._ns}:search:generation"
+
+    @property
+    def changes_key(self) -> str:
+        return f"{self._ns}:search:changes"
 
     def diff(self, seller_id: str, scraped: Iterable[ProductRecord]) -> CatalogDiff:
         """Compare a fresh scrape with the last one we recorded for this seller."""
@@ -96,8 +103,11 @@ class RedisProductStore:
             )
             pipe.hdel(key, "verdict", "indexed_hash")
             pipe.hset(self._hashes_key(record.seller_id), record.product_id, record.content_hash)
-        pipe.incr(self.generation_key)
+        self._bump_in(pipe, [r.product_id for r in records])
         pipe.execute()
+
+    def _bump_in(self, pipe: redis.client.Pipeline, product_ids: list[str]) -> None:
+        self._bump(keys=[self.generation_key, self.changes_key], args=product_ids, client=pipe)
 
     def get(self, product_id: str) -> StoredProduct | None:
         raw = self._r.hgetall(self._product_key(product_id))
@@ -150,15 +160,17 @@ class RedisProductStore:
         A stage finishing late for an older version of a product must not overwrite
         the state of the newer one, hence the hash check (done atomically in Lua).
         """
-        args = [content_hash, status.value, verdict.model_dump_json() if verdict else ""]
-        keys = [self._product_key(product_id), self.generation_key]
+        args = [content_hash, status.value, verdict.model_dump_json() if verdict else "",
+                product_id]  # fmt: skip
+        keys = [self._product_key(product_id), self.generation_key, self.changes_key]
         return bool(self._set_state(keys=keys, args=args))
 
     def mark_indexed(self, product_id: str, content_hash: str) -> bool:
         """The keyword index holds this version: it is live if approved. False if stale."""
         return bool(
             self._mark_indexed(
-                keys=[self._product_key(product_id), self.generation_key], args=[content_hash]
+                keys=[self._product_key(product_id), self.generation_key, self.changes_key],
+                args=[content_hash, product_id],
             )
         )
 
@@ -167,7 +179,7 @@ class RedisProductStore:
         for pid in product_ids:
             pipe.delete(self._product_key(pid))
             pipe.hdel(self._hashes_key(seller_id), pid)
-        pipe.incr(self.generation_key)
+        self._bump_in(pipe, product_ids)
         pipe.execute()
 
     def seller_product_ids(self, seller_id: str) -> list[str]:
@@ -192,9 +204,29 @@ class RedisProductStore:
     def generation(self) -> int:
         return int(self._r.get(self.generation_key) or 0)  # type: ignore[arg-type]
 
+    def changes_since(self, generation: int) -> list[tuple[str, int]]:
+        """Products changed after ``generation``, each once, with its latest generation."""
+        raw = self._r.zrangebyscore(self.changes_key, f"({generation}", "+inf", withscores=True)
+        return [(pid.decode(), int(score)) for pid, score in raw]  # type: ignore[union-attr]
 
-# KEYS[1] product hash, KEYS[2] generation; ARGV content hash, status, verdict JSON.
-# Live only when approved and the keyword index holds this very version.
+    def change_count(self, generation: int) -> int:
+        return int(self._r.zcount(self.changes_key, f"({generation}", "+inf"))  # type: ignore[arg-type]
+
+    def live_hashes(self, product_ids: list[str]) -> dict[str, str]:
+        """The live ones among ``product_ids``, with the content hash that is live."""
+        pipe = self._r.pipeline(transaction=False)
+        for pid in product_ids:
+            pipe.hmget(self._product_key(pid), ["live", "indexed_hash"])
+        return {
+            pid: indexed.decode()
+            for pid, (live, indexed) in zip(product_ids, pipe.execute(), strict=True)
+            if live == b"1" and indexed
+        }
+
+
+# KEYS[1] product hash, KEYS[2] generation, KEYS[3] changes; ARGV content hash, status,
+# verdict JSON, product id. Live only when approved and the keyword index holds this very
+# version.
 _SET_STATE = """
 local rec = redis.call('HGET', KEYS[1], 'record')
 if not rec then return 0 end
@@ -205,11 +237,11 @@ if ARGV[2] == 'approved' and redis.call('HGET', KEYS[1], 'indexed_hash') == ARGV
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'live', live)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'verdict', ARGV[3]) end
-redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[2]), ARGV[4])
 return 1
 """
 
-# KEYS[1] product hash, KEYS[2] generation; ARGV content hash
+# KEYS[1] product hash, KEYS[2] generation, KEYS[3] changes; ARGV content hash, product id
 _MARK_INDEXED = """
 local rec = redis.call('HGET', KEYS[1], 'record')
 if not rec then return 0 end
@@ -218,6 +250,14 @@ redis.call('HSET', KEYS[1], 'indexed_hash', ARGV[1])
 if redis.call('HGET', KEYS[1], 'status') == 'approved' then
   redis.call('HSET', KEYS[1], 'live', '1')
 end
-redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[2]), ARGV[2])
 return 1
+"""
+
+# KEYS[1] generation, KEYS[2] changes; ARGV product ids. The bump and the log entries are
+# one step, so a reader of the log at generation G has every change up to G.
+_BUMP = """
+local g = redis.call('INCR', KEYS[1])
+for _, pid in ipairs(ARGV) do redis.call('ZADD', KEYS[2], g, pid) end
+return g
 """

@@ -25,7 +25,8 @@ from pipeline.keyword.base import MAX_LIMIT as KEYWORD_MAX_LIMIT
 from pipeline.keyword.base import KeywordIndex
 from pipeline.products import RedisProductStore
 from pipeline.records import ProductFilter
-from pipeline.vectors.base import VectorStore
+from pipeline.vectors.base import VectorHit, VectorStore
+from pipeline.vectors.mirror import LiveVectorMirror
 
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very top ranks
 MAX_QUERY_CHARS = 512
@@ -105,9 +106,11 @@ class HybridSearcher:
         cache_ttl: int = 3600,
         namespace: str = "cs",
         text_vectors: bool = True,
+        mirror: LiveVectorMirror | None = None,
     ) -> None:
         """``text_vectors`` False answers words with BM25 alone (the tiny test model's
-        text vectors are noise that would only shuffle real keyword results)."""
+        text vectors are noise that would only shuffle real keyword results). ``mirror``
+        answers vector queries from memory when it is current; the store otherwise."""
         self._vectors = vectors
         self._keywords = keywords
         self._products = products
@@ -116,6 +119,7 @@ class HybridSearcher:
         self._ttl = cache_ttl
         self._ns = namespace
         self._text_vectors = text_vectors
+        self._mirror = mirror
 
     async def search_text(
         self, query: str, filters: SearchFilters, limit: int = 20, offset: int = 0
@@ -138,14 +142,7 @@ class HybridSearcher:
         rankings: dict[str, list[str]] = {}
         if vector is not None:
             vec_hits, bm25_hits = await asyncio.gather(
-                asyncio.to_thread(
-                    self._vectors.search,
-                    vector,
-                    field="image_vector",
-                    filters=filters.approved(),
-                    limit=fetch,
-                ),
-                bm25_task,
+                self._nearest_images(vector, filters, fetch, generation), bm25_task
             )
             rankings["vector"] = [h.product_id for h in vec_hits]
         else:
@@ -163,24 +160,45 @@ class HybridSearcher:
         generation = self._products.generation()
         vector = await self._encoder.encode_image(image)
         return SearchResponse(
-            await self.similar_to_vector(vector, filters, limit, offset),
+            await self.similar_to_vector(vector, filters, limit, offset, generation),
             False,
             _ms(started),
             generation,
         )
 
     async def similar_to_vector(
-        self, vector: npt.NDArray[np.float32], filters: SearchFilters, limit: int, offset: int
+        self,
+        vector: npt.NDArray[np.float32],
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        generation: int | None = None,
     ) -> list[SearchHit]:
-        vec_hits = await asyncio.to_thread(
+        if generation is None:
+            generation = self._products.generation()
+        fetch = max((offset + limit) * 2, 20)
+        vec_hits = await self._nearest_images(vector, filters, fetch, generation)
+        ranked = [(h.product_id, float(h.score), ["vector"]) for h in vec_hits]
+        return self._live_hits(ranked, offset, limit)
+
+    async def _nearest_images(
+        self, vector: npt.NDArray[np.float32], filters: SearchFilters, limit: int, generation: int
+    ) -> list[VectorHit]:
+        """Approved products' image vectors nearest to ``vector``: the mirror's answer when
+        it has one for this generation, else the vector store's."""
+        if self._mirror is not None:
+            hits = await asyncio.to_thread(
+                self._mirror.search, vector, filters.approved(), limit, generation
+            )
+            if hits is not None:
+                return hits
+        return await asyncio.to_thread(
             self._vectors.search,
             vector,
             field="image_vector",
             filters=filters.approved(),
-            limit=max((offset + limit) * 2, 20),
+            limit=limit,
         )
-        ranked = [(h.product_id, float(h.score), ["vector"]) for h in vec_hits]
-        return self._live_hits(ranked, offset, limit)
 
     def _live_hits(
         self, ranked: list[tuple[str, float, list[str]]], offset: int, limit: int

@@ -246,6 +246,9 @@ class ApiSettings(_Group):
     admin_key: SecretStr | None = None
     rate_limit_per_minute: int = Field(default=600, ge=1)
     search_cache_ttl: int = Field(default=3600, ge=0)
+    # Live products' image vectors held in each API replica's memory (3 KB a product);
+    # past this many the replica searches the vector store instead. 0 turns it off.
+    search_mirror_max_rows: int = Field(default=250_000, ge=0)
     ingress_replicas: int = Field(default=1, ge=1, le=1024)
     encoder_replicas: int = Field(default=1, ge=1, le=1024)
 

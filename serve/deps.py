@@ -21,6 +21,7 @@ from pipeline.search import HybridSearcher, QueryEncoder
 from pipeline.settings import Settings
 from pipeline.syncs import UrlCheck
 from pipeline.vectors.base import VectorStore
+from pipeline.vectors.mirror import LiveVectorMirror
 from serve.guards import ASSET_BUCKET, ASSET_RATE_FACTOR
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class ApiDeps:
             cache=self.aredis,
             cache_ttl=self.settings.api.search_cache_ttl,
             text_vectors=not self.settings.siglip.is_tiny,
+            mirror=LiveVectorMirror(
+                self.products, self.vectors, max_rows=self.settings.api.search_mirror_max_rows
+            ),
         )
 
     async def rate_check(self, bucket: str) -> float:
