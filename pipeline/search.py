@@ -181,6 +181,28 @@ class HybridSearcher:
         ranked = [(h.product_id, float(h.score), ["vector"]) for h in vec_hits]
         return self._live_hits(ranked, offset, limit)
 
+    async def search_similar(
+        self, product_id: str, filters: SearchFilters, limit: int = 20, offset: int = 0
+    ) -> SearchResponse | None:
+        """More like this: live products whose photos look like ``product_id``'s (itself
+        left out), cached like text searches; None when it is not live or has no vector."""
+        started = time.perf_counter()
+        generation = self._products.generation()
+        key = self._cache_key("similar", product_id, filters, limit, offset, generation)
+        cached = await self._cache_get(key)
+        if cached is not None:
+            return SearchResponse(cached, True, _ms(started), generation)
+        item = await asyncio.to_thread(self._products.get, product_id)
+        rows = await asyncio.to_thread(self._vectors.fetch, [product_id])
+        if item is None or not item.live or not rows:
+            return None
+        found = await self.similar_to_vector(
+            rows[0].image_vector, filters, offset + limit + 1, 0, generation
+        )
+        hits = [hit for hit in found if hit.product_id != product_id][offset : offset + limit]
+        await self._cache_put(key, hits)
+        return SearchResponse(hits, False, _ms(started), generation)
+
     async def _nearest_images(
         self, vector: npt.NDArray[np.float32], filters: SearchFilters, limit: int, generation: int
     ) -> list[VectorHit]:

@@ -78,7 +78,12 @@ class LiveVectorMirror:
         mirror is not (yet) at ``generation`` or cannot express ``filters``."""
         if self._disabled or filters.status not in (None, "approved"):
             return None
-        if not self._catch_up(generation):
+        try:
+            current = self._catch_up(generation)
+        except Exception:  # Redis or the store failed mid catch-up: the store answers
+            logger.warning("vector mirror: catch-up failed", exc_info=True)
+            return None
+        if not current:
             return None
         with self._data_lock:
             return self._nearest(vector, filters, limit)

@@ -8,17 +8,12 @@ is an image search from that product's stored image vector, with the search filt
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from pipeline.records import ID_PATTERN
-from pipeline.search import SearchHit
 from serve.deps import ApiDeps
 from serve.routes.search import FiltersQ, LimitQ, OffsetQ
 from serve.schemas import SearchHitOut, SearchOut
@@ -124,31 +119,13 @@ async def similar_products(
     """More like this: live products whose photos look like this product's (itself left
     out), with the same filters as search. Cached like text searches. 404 when the product
     is not live or has no stored vector."""
-    started = asyncio.get_running_loop().time()
-    deps = _deps(request)
-    generation = await asyncio.to_thread(deps.products.generation)
-    material = json.dumps([product_id, asdict(filters), limit, offset], default=str)
-    key = f"cs:similar:cache:{generation}:{hashlib.sha256(material.encode()).hexdigest()[:32]}"
-    ttl = deps.settings.api.search_cache_ttl
-    raw = await deps.aredis.get(key) if ttl > 0 else None
-    if raw is not None:
-        hits = [SearchHit(**hit) for hit in json.loads(raw)]
-    else:
-        item = await asyncio.to_thread(deps.products.get, product_id)
-        rows = await asyncio.to_thread(deps.vectors.fetch, [product_id])
-        if item is None or not item.live or not rows:
-            raise HTTPException(404, detail=f"no live product {product_id}")
-        found = await deps.searcher.similar_to_vector(
-            rows[0].image_vector, filters, limit=offset + limit + 1, offset=0
-        )
-        hits = [hit for hit in found if hit.product_id != product_id][offset : offset + limit]
-        if ttl > 0:
-            await deps.aredis.set(key, json.dumps([asdict(hit) for hit in hits]), ex=ttl)
-    took_ms = round((asyncio.get_running_loop().time() - started) * 1000, 3)
+    found = await _deps(request).searcher.search_similar(product_id, filters, limit, offset)
+    if found is None:
+        raise HTTPException(404, detail=f"no live product {product_id}")
     return SearchOut(
-        results=[SearchHitOut(**vars(hit)) for hit in hits],
-        cached=raw is not None,
-        took_ms=took_ms,
+        results=[SearchHitOut(**vars(hit)) for hit in found.results],
+        cached=found.cached,
+        took_ms=found.took_ms,
         limit=limit,
         offset=offset,
     )
