@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -371,6 +371,31 @@ class Settings(BaseModel):
             except ValidationError as exc:
                 raise ConfigError(_describe(group_cls, exc)) from exc
         return self.model_copy(update=updated)
+
+    def environment(self) -> dict[str, str]:
+        """Every set value as the variable that sets it: the environment a child process
+        (``catalog-sync worker``, a benchmark's workers) needs to share this configuration.
+        """
+        env: dict[str, str] = {}
+        for name, group_cls in _GROUPS.items():
+            group = getattr(self, name)
+            for field in group_cls.model_fields:
+                value = getattr(group, field)
+                if value is not None:
+                    env[group_cls.env_name(field)] = _env_value(value)
+        return env
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _describe(group_cls: type[_Group], exc: ValidationError) -> str:

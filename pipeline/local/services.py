@@ -161,6 +161,16 @@ class LocalService:
         logger.info("stopped %s pid=%s", self.name, self.pid)
         self.owner, self.pid, self._proc = False, None, None
 
+    def stop_recorded(self) -> None:
+        """Stop the child recorded for this data directory, whoever started it: an owner
+        killed with -9 leaves its child running, and nobody else would stop it."""
+        with self._locked():
+            record = self._read_record()
+            if record and pid_alive(record["pid"]):
+                _terminate(record["pid"], self.stop_signal, self.stop_timeout)
+                logger.info("stopped %s pid=%s (recorded)", self.name, record["pid"])
+            self.record_path.unlink(missing_ok=True)
+
     def __enter__(self) -> LocalService:
         self.ensure()
         return self

@@ -53,29 +53,13 @@ def crash_settings(
 
 def settings_env(settings: Settings, ray_address: str) -> dict[str, str]:
     """The environment a ``catalog-sync worker`` process needs to share this test's state."""
-    url = settings.redis.url
-    assert url is not None
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATA_DIR": str(settings.core.data_dir),
-            "REDIS_URL": url.get_secret_value(),
-            "RAY_ADDRESS": ray_address,
-            "RAY_USAGE_STATS_ENABLED": "0",
-            "SIGLIP_MODEL": settings.siglip.model,
-            "SIGLIP_CPUS_PER_REPLICA": str(settings.siglip.cpus_per_replica),
-            "JOB_TIMEOUT": str(settings.jobs.timeout),
-            "JOB_BACKOFF_BASE": str(settings.jobs.backoff_base),
-            "JOB_MAX_ATTEMPTS": str(settings.jobs.max_attempts),
-            "JOB_CONCURRENCY": str(settings.jobs.concurrency),
-            "SIGLIP_MAX_BATCH_SIZE": str(settings.siglip.max_batch_size),
-            "CATALOG_ALLOWED_HOSTS": ",".join(settings.catalog.allowed_hosts),
-            "CATALOG_PER_HOST_RATE": str(settings.catalog.per_host_rate),
-            "CATALOG_PER_HOST_CONCURRENCY": str(settings.catalog.per_host_concurrency),
-            "LOG_LEVEL": "INFO",
-        }
-    )
-    return env
+    return {
+        **os.environ,
+        **settings.environment(),
+        "RAY_ADDRESS": ray_address,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "LOG_LEVEL": "INFO",
+    }
 
 
 class WorkerProcess:

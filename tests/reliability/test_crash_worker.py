@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from pipeline.ledger import RedisLedger
+from pipeline.local.milvus import local_milvus
 from pipeline.records import JobType
 from pipeline.sample_site.server import SampleSite
 from tests.reliability.harness import (
@@ -84,3 +85,5 @@ def test_kill_9_in_each_stage_loses_and_repeats_nothing(
     finally:
         for worker in workers:
             worker.stop()
+        # The first worker started Milvus Lite and was killed: nobody owns it now.
+        local_milvus(settings.data_dir).stop_recorded()

@@ -102,3 +102,26 @@ def test_secrets_are_not_echoed_in_errors(monkeypatch: pytest.MonkeyPatch) -> No
 )
 def test_split_host_port(entry: str, expected: tuple[str, int | None]) -> None:
     assert split_host_port(entry) == expected
+
+
+def test_environment_round_trips_through_load_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a parent hands its worker processes: the child loads the very same settings."""
+    from pipeline.settings import Settings
+    from pipeline.settings_doc import env_vars
+
+    for name, _ in env_vars():
+        monkeypatch.delenv(name, raising=False)
+    wanted = Settings().with_overrides(
+        core={"data_dir": Path("/tmp/x"), "log_json": True},
+        redis={"url": "redis://:pw@127.0.0.1:7000/2"},
+        jobs={"timeout": 12.5, "concurrency": 9},
+        milvus={"uri": "http://milvus:19530"},
+        gemini={"api_key": "k"},
+        siglip={"model": "tiny", "device": "cuda", "cpus_per_replica": 0.25},
+        catalog={"allowed_hosts": ("localhost:8080", "[::1]:9000")},
+    )
+    env = wanted.environment()
+    assert env["REDIS_URL"] == "redis://:pw@127.0.0.1:7000/2" and env["LOG_JSON"] == "true"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings() == wanted
