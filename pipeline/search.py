@@ -1,9 +1,11 @@
 """Hybrid search: BM25 and SigLIP vectors fused by reciprocal rank, live products only.
 
 A text query runs both halves at once (the keyword index and the text tower's vector
-against image vectors); a photo query runs the image tower against image vectors. Results
-are cached in Redis for an hour under a key that includes the search generation, which
-every sync bumps, so a new sync makes stale entries unreachable at once without a scan.
+against image vectors); a photo query runs the image tower against image vectors. Vector
+queries go to the in-memory mirror of live products when it is current, else to the
+vector store. Results are cached in Redis for an hour under a key that includes the
+search generation, which every sync bumps, so a new sync makes stale entries unreachable
+at once without a scan.
 """
 
 from __future__ import annotations
