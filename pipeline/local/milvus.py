@@ -2,14 +2,14 @@
 
 Milvus Lite takes one process per data directory (a second open fails on its lock), so
 the worker, the API and the demo do not each open the files: whichever starts first runs
-``milvus-lite server --host 127.0.0.1 --port P`` (a gRPC server speaking Milvus's API)
+``python -m pipeline.local.milvus_server --port P`` (Milvus Lite's gRPC server speaking
+Milvus's API, with writes serialized and a clean stop: see that module)
 and records it in ``DATA_DIR/run/milvus.json``; the others connect to
 ``http://127.0.0.1:P`` like they would to a Milvus server.
 """
 
 from __future__ import annotations
 
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -46,7 +46,7 @@ def local_milvus(data_dir: Path) -> LocalService:
 
     def command(port: int, workdir: Path) -> list[str]:
         return [
-            sys.executable, "-m", "milvus_lite", "server",
+            sys.executable, "-m", "pipeline.local.milvus_server",
             "--data-dir", str(workdir / "lite"),
             "--host", "127.0.0.1",
             "--port", str(port),
@@ -58,9 +58,5 @@ def local_milvus(data_dir: Path) -> LocalService:
         command=command,
         probe=grpc_answers,
         start_timeout=90.0,  # imports pyarrow, faiss and grpc before it listens
-        # Only KeyboardInterrupt runs its shutdown (drain requests, flush the memtable,
-        # finish background segment writes): SIGTERM ends it mid-write, and the next
-        # start finds a truncated segment file and cannot load the collection.
-        stop_signal=signal.SIGINT,
-        stop_timeout=60.0,
+        stop_timeout=60.0,  # it drains calls, then flushes and finishes segment writes
     )

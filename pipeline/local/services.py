@@ -56,7 +56,7 @@ class LocalService:
 
     ``command(port, workdir)`` returns the argv; ``probe(port)`` returns True once the
     service answers. ``workdir`` is ``DATA_DIR/<name>``: the service keeps its data there.
-    ``stop_signal`` asks it to stop cleanly; SIGKILL follows ``stop_timeout`` later.
+    :meth:`close` asks it to stop with SIGTERM; SIGKILL follows ``stop_timeout`` later.
     """
 
     name: str
@@ -64,7 +64,6 @@ class LocalService:
     command: Callable[[int, Path], Sequence[str]]
     probe: Callable[[int], bool]
     start_timeout: float = 30.0
-    stop_signal: signal.Signals = signal.SIGTERM
     stop_timeout: float = 10.0
     host: str = "127.0.0.1"
     port: int | None = field(default=None, init=False)
@@ -110,7 +109,7 @@ class LocalService:
                 return self.port
             if record and pid_alive(record["pid"]):
                 # Alive but not answering: a hung child would hold the data dir's lock.
-                _terminate(record["pid"], self.stop_signal, timeout=5)
+                _terminate(record["pid"], timeout=5)
             self._start()
             assert self.port is not None
             return self.port
@@ -143,7 +142,7 @@ class LocalService:
                 break
             time.sleep(0.05)
         else:
-            _terminate(proc.pid, self.stop_signal, timeout=5)
+            _terminate(proc.pid, timeout=5)
             raise BackendUnavailable(f"{self.name} did not answer within {self.start_timeout} s")
         self._proc, self.port, self.pid, self.owner = proc, port, proc.pid, True
         self.record_path.write_text(json.dumps({"pid": proc.pid, "port": port}))
@@ -154,7 +153,7 @@ class LocalService:
         if not self.owner or self.pid is None:
             return
         with self._locked():
-            _terminate(self.pid, self.stop_signal, self.stop_timeout, proc=self._proc)
+            _terminate(self.pid, self.stop_timeout, proc=self._proc)
             record = self._read_record()
             if record and record["pid"] == self.pid:
                 self.record_path.unlink(missing_ok=True)
@@ -167,7 +166,7 @@ class LocalService:
         with self._locked():
             record = self._read_record()
             if record and pid_alive(record["pid"]):
-                _terminate(record["pid"], self.stop_signal, self.stop_timeout)
+                _terminate(record["pid"], self.stop_timeout)
                 logger.info("stopped %s pid=%s (recorded)", self.name, record["pid"])
             self.record_path.unlink(missing_ok=True)
 
@@ -179,12 +178,10 @@ class LocalService:
         self.close()
 
 
-def _terminate(
-    pid: int, sig: signal.Signals, timeout: float, proc: subprocess.Popen[bytes] | None = None
-) -> None:
-    """``sig``, wait, then SIGKILL; reaps our own child so no zombie is left."""
+def _terminate(pid: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM, wait, then SIGKILL; reaps our own child so no zombie is left."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

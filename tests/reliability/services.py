@@ -49,8 +49,8 @@ class OwnedService:
         self.proc = None
 
     def stop_cleanly(self) -> None:
-        """The signal the service's own shutdown answers (Milvus Lite: SIGINT)."""
-        self.kill(self._service.stop_signal)
+        """SIGTERM: the service drains and closes its files (not a crash)."""
+        self.kill(signal.SIGTERM)
 
     def pause(self) -> None:
         """SIGSTOP: the server hangs (no answers, connections stay open), data intact."""

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 import pytest
 import redis
 
+from pipeline.errors import BackendUnavailable
 from pipeline.ledger import RedisLedger
 from pipeline.records import JobType
 from pipeline.sample_site.catalog import SampleCatalog
 from pipeline.sample_site.server import SampleSite
 from pipeline.settings import Settings
+from pipeline.vectors.milvus import MilvusVectorStore
 from pipeline.worker import BackgroundWorker
 from tests.reliability.harness import (
     all_events,
@@ -143,7 +145,7 @@ def test_milvus_down_for_a_while_jobs_retry_and_complete(rig: Rig) -> None:
 def test_milvus_down_past_the_retries_dead_letters_then_replay(rig: Rig) -> None:
     """Past the retries the jobs are dead letters with the reason; replays after recovery
     finish them, and every product ends live: nothing the store acknowledged is lost
-    across its stop (Milvus Lite stopped the way its shutdown expects, SIGINT)."""
+    across its stop (SIGTERM: it drains its calls and closes its files)."""
     seller = SELLERS[2]
     sync_id = begin_sync(rig.ledger, rig.client, rig.site, seller)
     _when_active(rig, JobType.GENERATE_EMBEDDING)
@@ -158,8 +160,9 @@ def test_milvus_down_past_the_retries_dead_letters_then_replay(rig: Rig) -> None
         assert job.attempt == rig.settings.jobs.max_attempts
     assert view["products"]["live"] < PER_SELLER
     rig.milvus.start()
+    wait_for(lambda: _vector_store_serves(rig), 180, "Milvus to serve queries again", 0.5)
     replayed = 0
-    for _ in range(4):  # a replayed job may die again later (QC before the store is back)
+    for _ in range(6):  # a replayed job may die again (a slow machine, a late retry)
         replayed += rig.ledger.replay_all(seller_id=seller)
         wait_for(lambda: _idle(rig), 180, "replayed jobs to finish", 0.5)
         if not rig.ledger.dlq_list(seller_id=seller):
@@ -176,6 +179,21 @@ def test_milvus_down_past_the_retries_dead_letters_then_replay(rig: Rig) -> None
         lost=0,
         seconds_down=round(down_for, 1),
     )
+
+
+def _vector_store_serves(rig: Rig) -> bool:
+    """A real query answers (the gRPC port answers before the collection is loaded)."""
+    try:
+        store = MilvusVectorStore.from_settings(rig.settings)
+    except BackendUnavailable:
+        return False
+    try:
+        store.count()
+        return True
+    except BackendUnavailable:
+        return False
+    finally:
+        store.close()
 
 
 def _idle(rig: Rig) -> bool:
