@@ -13,9 +13,11 @@ import re
 import threading
 import unicodedata
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.loopback import LoopbackHTTPServer
 
 _WORD = re.compile(r"[^\W_]+")
 _TEXT_FIELDS = {"name", "description"}
@@ -53,12 +55,12 @@ class FakeElasticsearch:
         self.throttle_once: set[str] = set()  # bulk items refused once with 429
         self.alias_actions: list[list[dict[str, Any]]] = []
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackHTTPServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.base_url
 
     def start(self) -> FakeElasticsearch:
         fake = self
@@ -82,15 +84,12 @@ class FakeElasticsearch:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackHTTPServer(Handler).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def paths(self) -> list[str]:
         return [f"{method} {urlsplit(path).path}" for method, path, _, _ in self.requests]

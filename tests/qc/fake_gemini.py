@@ -12,8 +12,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackHTTPServer
 
 _PATH = re.compile(r"^/(v1|v1beta)/models/([\w.\-]+):generateContent$")
 
@@ -71,12 +73,12 @@ class FakeGemini:
         self.seen: list[Seen] = []
         self.problems: list[str] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackHTTPServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.base_url
 
     def start(self) -> FakeGemini:
         fake = self
@@ -104,15 +106,12 @@ class FakeGemini:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackHTTPServer(Handler).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def answer(self, path: str, headers: dict[str, str], raw: bytes) -> Reply:
         lower = {k.lower(): v for k, v in headers.items()}

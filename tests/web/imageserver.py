@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from pipeline.sample_site.images import CORRUPT_JPEG, product_jpeg
+from tests.loopback import LoopbackHTTPServer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,19 +39,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackHTTPServer):
     hits: Counter[str]
     lock: threading.Lock
 
 
 class CountingImageServer:
     def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(_Handler)
         self._server.hits = Counter()
         self._server.lock = threading.Lock()
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.port = self._server.port
 
     @property
     def netloc(self) -> str:
@@ -68,10 +67,8 @@ class CountingImageServer:
             return sum(self._server.hits.values())
 
     def start(self) -> CountingImageServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
