@@ -46,14 +46,19 @@ class ScrapeCatalogPayload(_Payload):
     _url = field_validator("catalog_url")(_http_url)
 
 
+MAX_REDO = 2  # embeddings redone for one product version when the store lost its row
+
+
 class GenerateEmbeddingPayload(_Payload):
     product: ProductRecord
+    redo: int = Field(default=0, ge=0, le=MAX_REDO)
 
 
 class QualityControlPayload(_Payload):
     product_id: str = Field(pattern=ID_PATTERN)
     seller_id: str = Field(pattern=ID_PATTERN)
     content_hash: str = Field(pattern=HASH_PATTERN)
+    redo: int = Field(default=0, ge=0, le=MAX_REDO)
 
 
 class IndexProductPayload(_Payload):

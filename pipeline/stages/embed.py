@@ -22,6 +22,12 @@ from pipeline.vectors.base import VectorStore
 logger = logging.getLogger(__name__)
 
 
+def redo_suffix(redo: int) -> str:
+    """Keys of a redone embedding and its QC differ from the first ones, which completed
+    and still hold theirs."""
+    return f":r{redo}" if redo else ""
+
+
 class EmbedHandler:
     job_type = JobType.GENERATE_EMBEDDING
 
@@ -38,7 +44,8 @@ class EmbedHandler:
         self.batch_size = batch_size
 
     async def handle(self, jobs: Sequence[ClaimedJob]) -> list[Outcome]:
-        records = [GenerateEmbeddingPayload.model_validate(j.payload).product for j in jobs]
+        payloads = [GenerateEmbeddingPayload.model_validate(j.payload) for j in jobs]
+        records = [p.product for p in payloads]
         results = await self._stage.run(records)
         done = [r for r in results if isinstance(r, ProductEmbedding)]
         if done:
@@ -52,7 +59,8 @@ class EmbedHandler:
             except Exception as exc:  # the store is down: every job of the batch retries
                 return [Outcome(job, error=exc) for job in jobs]
         outcomes = []
-        for job, record, result in zip(jobs, records, results, strict=True):
+        for job, payload, result in zip(jobs, payloads, results, strict=True):
+            record = payload.product
             if isinstance(result, EmbedFailure):
                 if not result.retryable:
                     await asyncio.to_thread(
@@ -77,8 +85,9 @@ class EmbedHandler:
                     "product_id": record.product_id,
                     "seller_id": record.seller_id,
                     "content_hash": record.content_hash,
+                    "redo": payload.redo,
                 },
-                f"qc:{sync_id}:{record.product_id}:{record.content_hash}",
+                f"qc:{sync_id}:{record.product_id}:{record.content_hash}{redo_suffix(payload.redo)}",
             )
             outcomes.append(Outcome(job, {"image_url": result.image_url}, follow_up=[qc]))
         return outcomes

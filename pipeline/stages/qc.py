@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pipeline.errors import RetryableError
 from pipeline.keyword.base import KeywordIndex
 from pipeline.ledger import ClaimedJob
-from pipeline.ledger.payloads import QualityControlPayload
+from pipeline.ledger.payloads import MAX_REDO, GenerateEmbeddingPayload, QualityControlPayload
 from pipeline.products import ProductStatus, RedisProductStore
 from pipeline.qc.base import QCInput, QualityChecker
-from pipeline.records import JobType, QCDecision
+from pipeline.records import JobType, ProductRecord, QCDecision
 from pipeline.stages.base import Outcome, child_spec
+from pipeline.stages.embed import redo_suffix
 from pipeline.vectors.base import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -62,8 +63,11 @@ class QCHandler:
         try:
             rows = await asyncio.to_thread(self._vectors.fetch, [payload.product_id])
             if not rows:
-                # The embed stage writes the row before it queues QC: a missing row is a
-                # store that lost or has not yet reloaded it (a restart), not a verdict.
+                # The embed stage seals the row before it queues QC: a missing row is a
+                # store still reloading after a restart (retry), or, still missing on a
+                # retry, a store that lost it (a crashed Milvus Lite): embed it again.
+                if job.attempt >= 2 and payload.redo < MAX_REDO:
+                    return self._embed_again(job, payload, stored.record)
                 raise RetryableError(f"no vector row for {payload.product_id} yet")
             image = await self._image(stored.record.image_urls)
             verdict = await self._checker.check(
@@ -95,10 +99,25 @@ class QCHandler:
         index = child_spec(
             job,
             JobType.INDEX_PRODUCT,
-            payload.model_dump(),
-            f"index:{sync_id}:{payload.product_id}:{payload.content_hash}",
+            payload.model_dump(exclude={"redo"}),
+            f"index:{sync_id}:{payload.product_id}:{payload.content_hash}{redo_suffix(payload.redo)}",
         )
         return Outcome(job, result, follow_up=[index])
+
+    def _embed_again(
+        self, job: ClaimedJob, payload: QualityControlPayload, record: ProductRecord
+    ) -> Outcome:
+        redo = payload.redo + 1
+        logger.warning("qc: no vector row for %s: embedding it again (redo %s)",
+                       payload.product_id, redo)  # fmt: skip
+        sync_id = job.parent_id or job.job_id
+        embed = child_spec(
+            job,
+            JobType.GENERATE_EMBEDDING,
+            GenerateEmbeddingPayload(product=record, redo=redo).model_dump(mode="json"),
+            f"embed:{sync_id}:{record.product_id}:{record.content_hash}{redo_suffix(redo)}",
+        )
+        return Outcome(job, {"embed_again": redo}, follow_up=[embed])
 
     async def _image(self, urls: tuple[str, ...]) -> bytes | None:
         if self._fetch_image is None or not urls:

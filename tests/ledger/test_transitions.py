@@ -28,7 +28,12 @@ def test_enqueue_claim_complete(ledger: RedisLedger, clock: ManualClock) -> None
     assert job.state == JobState.WAITING and job.attempt == 0 and job.max_attempts == 3
     stored = ledger.get(job.id)
     assert stored is not None
-    assert stored.payload == {"product_id": "p1", "seller_id": "s1", "content_hash": "00000001"}
+    assert stored.payload == {
+        "product_id": "p1",
+        "seller_id": "s1",
+        "content_hash": "00000001",
+        "redo": 0,
+    }
     assert stored.created_at == clock.now
     sound(ledger)
 
