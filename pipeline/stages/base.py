@@ -45,3 +45,9 @@ def child_spec(
         parent_id=parent.parent_id or parent.job_id,
         idempotency_key=idempotency_key,
     )
+
+
+def redo_suffix(redo: int) -> str:
+    """The idempotency-key suffix of a redone embedding and the QC and index jobs after it:
+    the first ones completed and still hold their keys."""
+    return f":r{redo}" if redo else ""

@@ -16,16 +16,10 @@ from pipeline.ledger import ClaimedJob
 from pipeline.ledger.payloads import GenerateEmbeddingPayload
 from pipeline.products import ProductStatus, RedisProductStore
 from pipeline.records import JobType
-from pipeline.stages.base import Outcome, child_spec
+from pipeline.stages.base import Outcome, child_spec, redo_suffix
 from pipeline.vectors.base import VectorStore
 
 logger = logging.getLogger(__name__)
-
-
-def redo_suffix(redo: int) -> str:
-    """Keys of a redone embedding and its QC differ from the first ones, which completed
-    and still hold theirs."""
-    return f":r{redo}" if redo else ""
 
 
 class EmbedHandler:

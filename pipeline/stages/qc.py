@@ -18,8 +18,7 @@ from pipeline.ledger.payloads import MAX_REDO, GenerateEmbeddingPayload, Quality
 from pipeline.products import ProductStatus, RedisProductStore
 from pipeline.qc.base import QCInput, QualityChecker
 from pipeline.records import JobType, ProductRecord, QCDecision
-from pipeline.stages.base import Outcome, child_spec
-from pipeline.stages.embed import redo_suffix
+from pipeline.stages.base import Outcome, child_spec, redo_suffix
 from pipeline.vectors.base import VectorStore
 
 logger = logging.getLogger(__name__)
