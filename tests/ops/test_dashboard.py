@@ -23,7 +23,9 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from serve.app import build_deps, create_api
 from serve.encoder import EmbedderQueryEncoder
-from tests.ops.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS, ThreadedUvicorn
+from tests.appserver import ThreadedUvicorn
+from tests.browser import chromium
+from tests.ops.conftest import ADMIN
 from tests.ops.test_api_ops import qc_spec
 
 pytestmark = pytest.mark.slow
@@ -33,16 +35,8 @@ CHARTS = ("chart-depth", "chart-throughput", "chart-failures", "chart-latency")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

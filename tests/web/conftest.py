@@ -13,7 +13,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,14 +33,10 @@ from pipeline.vectors.base import VectorRow
 from serve.app import build_deps, create_api
 from serve.deps import ApiDeps
 from serve.encoder import EmbedderQueryEncoder
-from tests.web.appserver import ThreadedUvicorn
+from tests.appserver import ThreadedUvicorn
+from tests.browser import chromium
 from tests.web.imageserver import CountingImageServer
 
-CHROMIUM = "/usr/lib/chromium/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 SELLERS = ("15551234567", "33612345678", "919876543210")  # USD, EUR and INR shops
 THUMB_SELLER = "thumbs"
 REDIS_DB = 7  # a database of its own: other test folders flush and fill database 0
@@ -191,16 +186,8 @@ def browser(web: WebWorld) -> Iterator[Any]:
     """Chromium for one test module. Module scope, and after ``web``: while Playwright's
     sync API is active its event loop counts as running in this thread, so no test of
     another module could ``asyncio.run`` then."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

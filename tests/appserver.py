@@ -12,13 +12,17 @@ from pipeline.local.services import free_port
 
 
 class ThreadedUvicorn:
+    """``ThreadedUvicorn(app).start()`` ... ``.stop()``, or ``with ThreadedUvicorn(app)``.
+    Its lifespan closes the app's dependencies on uvicorn's own loop (their async clients
+    live there)."""
+
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         # ws="none": no websocket library is imported (the page uses none), so none of
         # their deprecation warnings can fire.
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", ws="none",
-            access_log=False, lifespan="on",
+            access_log=False, lifespan="on", loop="asyncio",
         )  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
@@ -39,3 +43,9 @@ class ThreadedUvicorn:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=15)
+
+    def __enter__(self) -> ThreadedUvicorn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
