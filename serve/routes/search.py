@@ -45,7 +45,7 @@ def search_filters(
 FiltersQ = Annotated[SearchFilters, Depends(search_filters)]
 
 
-def _out(resp: SearchResponse, limit: int, offset: int) -> SearchOut:
+def search_out(resp: SearchResponse, limit: int, offset: int) -> SearchOut:
     return SearchOut(
         results=[SearchHitOut(**vars(hit)) for hit in resp.results],
         cached=resp.cached,
@@ -65,7 +65,7 @@ async def search_text(
 ) -> SearchOut:
     """Hybrid BM25 + SigLIP search over approved, indexed products."""
     resp = await _searcher(request).search_text(q, filters, limit=limit, offset=offset)
-    return _out(resp, limit, offset)
+    return search_out(resp, limit, offset)
 
 
 @router.post("/image", response_model=SearchOut)
@@ -86,4 +86,4 @@ async def search_image(
         resp = await _searcher(request).search_image(data, filters, limit=limit, offset=offset)
     except PermanentError as exc:
         raise HTTPException(422, detail=f"unusable image: {exc}") from exc
-    return _out(resp, limit, offset)
+    return search_out(resp, limit, offset)

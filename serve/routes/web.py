@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse, Response
 
 from pipeline.records import ID_PATTERN
 from serve.deps import ApiDeps
-from serve.routes.search import FiltersQ, LimitQ, OffsetQ
-from serve.schemas import SearchHitOut, SearchOut
+from serve.routes.search import FiltersQ, LimitQ, OffsetQ, search_out
+from serve.schemas import SearchOut
 from serve.static import PackagePage
 from serve.web.imaging import ALLOWED_SIZES, ThumbFormat
 from serve.web.thumbnails import MAX_IMAGES, CachedThumbnailService, ThumbnailError
@@ -122,10 +122,4 @@ async def similar_products(
     found = await _deps(request).searcher.search_similar(product_id, filters, limit, offset)
     if found is None:
         raise HTTPException(404, detail=f"no live product {product_id}")
-    return SearchOut(
-        results=[SearchHitOut(**vars(hit)) for hit in found.results],
-        cached=found.cached,
-        took_ms=found.took_ms,
-        limit=limit,
-        offset=offset,
-    )
+    return search_out(found, limit, offset)
