@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.ledger import JobSpec, RedisLedger  # noqa: E402
 from pipeline.local.redis import local_redis  # noqa: E402
 from pipeline.records import JobType  # noqa: E402
+from pipeline.redis_keys import DEFAULT_NAMESPACE, RedisKeys  # noqa: E402
 from pipeline.settings import JobSettings  # noqa: E402
 
 VENVS = ROOT / "benchmarks" / ".venvs"
@@ -153,7 +154,7 @@ def spec(i: int) -> JobSpec:
 
 
 def run_ours(client: redis.Redis, n: int, batch: int) -> dict[str, Any]:
-    ledger = RedisLedger(client, JobSettings())
+    ledger = RedisLedger(client, JobSettings(), keys=RedisKeys(DEFAULT_NAMESPACE))
     specs = [spec(i) for i in range(n)]
     t = time.perf_counter()
     for s in range(0, n, 10_000):
@@ -184,7 +185,7 @@ def run_streams(client: redis.Redis, n: int, batch: int) -> dict[str, Any]:
     t = time.perf_counter()
     done = 0
     while done < n:
-        reply = client.xreadgroup("g", "c", {"bench:stream": ">"}, count=batch)
+        reply: Any = client.xreadgroup("g", "c", {"bench:stream": ">"}, count=batch)
         ids = [entry_id for _, entries in reply for entry_id, _ in entries]
         if ids:
             client.xack("bench:stream", "g", *ids)

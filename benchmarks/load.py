@@ -48,13 +48,14 @@ from pipeline.local.redis import local_redis
 from pipeline.local.services import free_port
 from pipeline.products import RedisProductStore
 from pipeline.records import JobType
+from pipeline.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from pipeline.runtime import Runtime
 from pipeline.sample_site.catalog import SampleCatalog
 from pipeline.sample_site.server import SampleSite
+from pipeline.search_setup import EmbedderQueryEncoder
 from pipeline.settings import Settings
 from pipeline.vectors.milvus import MilvusVectorStore
 from serve.app import build_deps, create_api
-from serve.encoder import EmbedderQueryEncoder
 
 TYPES = [t.value for t in JobType]
 ADMIN = "load-admin-key-0123456789abcdef"
@@ -139,7 +140,8 @@ def job_latencies(ledger: RedisLedger, client: redis.Redis, limit: int) -> dict[
     """Enqueue-to-finish seconds per type, from up to ``limit`` finished jobs per type."""
     out: dict[str, list[float]] = {}
     for t in TYPES:
-        ids = [i.decode() for i in client.zrange(ledger.keys.done(t), 0, -1)]
+        done: Any = client.zrange(ledger.keys.done(t), 0, -1)
+        ids = [i.decode() for i in done]
         random.Random(1).shuffle(ids)
         values = []
         for job_id in ids[:limit]:
@@ -148,6 +150,11 @@ def job_latencies(ledger: RedisLedger, client: redis.Redis, limit: int) -> dict[
                 values.append(job.finished_at - job.created_at)
         out[t] = values
     return out
+
+
+def _used_memory(client: redis.Redis) -> int:
+    info: Any = client.info("memory")
+    return int(info["used_memory"])
 
 
 def run(workers: int, sellers: list[str], per_seller: int, tmp: Path, out: Path) -> dict[str, Any]:
@@ -171,7 +178,7 @@ def run(workers: int, sellers: list[str], per_seller: int, tmp: Path, out: Path)
             },
         )
         client = redis.Redis.from_url(url)
-        ledger = RedisLedger(client, settings.jobs)
+        ledger = RedisLedger(client, settings.jobs, keys=RedisKeys(DEFAULT_NAMESPACE))
         api = Api(settings).start()
         base = f"http://127.0.0.1:{api.port}"
         address = ray.get_runtime_context().gcs_address
@@ -194,7 +201,7 @@ def run(workers: int, sellers: list[str], per_seller: int, tmp: Path, out: Path)
                     raise TimeoutError("workers did not start")
                 time.sleep(0.5)
             keys = {s: api.deps.keys.create(seller_id=s) for s in sellers}
-            memory_before = int(client.info("memory")["used_memory"])
+            memory_before = _used_memory(client)
             start = time.monotonic()
             request_s = asyncio.run(fire_syncs(base, site, keys))
             stop = threading.Event()
@@ -211,14 +218,14 @@ def run(workers: int, sellers: list[str], per_seller: int, tmp: Path, out: Path)
             elapsed = time.monotonic() - start
             stop.set()
             prober.join(30)
-            memory_after = int(client.info("memory")["used_memory"])
+            memory_after = _used_memory(client)
             stats = ledger.stats().types
             created = sum(s.created for s in stats.values())
             check = subprocess.run(
                 [exe, "stats", "--check"], env=worker_env(settings, address),
                 capture_output=True, timeout=300,
             )  # fmt: skip
-            products = RedisProductStore(client)
+            products = RedisProductStore(client, RedisKeys(DEFAULT_NAMESPACE))
             live = sum(products.seller_counts(s)["live"] for s in sellers)
             keywords = open_keyword_index(settings, writable=False)
             keywords.refresh()

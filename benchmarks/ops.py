@@ -40,6 +40,7 @@ from pipeline.ops.ledgerview import sync_rows  # noqa: E402
 from pipeline.ops.metrics import api_registry  # noqa: E402
 from pipeline.ops.timeseries import LedgerSampler, SearchTimings  # noqa: E402
 from pipeline.records import JobType  # noqa: E402
+from pipeline.redis_keys import DEFAULT_NAMESPACE, RedisKeys  # noqa: E402
 from pipeline.settings import JobSettings, OpsSettings  # noqa: E402
 
 
@@ -73,7 +74,7 @@ def fill(ledger: RedisLedger, n: int) -> None:
 
 def run_size(client: redis.Redis, n: int, repeat: int) -> dict[str, Any]:
     client.flushdb()
-    ledger = RedisLedger(client, JobSettings())
+    ledger = RedisLedger(client, JobSettings(), keys=RedisKeys(DEFAULT_NAMESPACE))
     fill(ledger, n)
     ops = OpsSettings()
     registry, _ = api_registry(ledger, client)
@@ -93,7 +94,7 @@ def run_size(client: redis.Redis, n: int, repeat: int) -> dict[str, Any]:
 
 
 def search_timings(url: str, repeat: int) -> dict[str, Any]:
-    timings = SearchTimings("bench")
+    timings = SearchTimings(RedisKeys("bench"))
     sync_client: redis.Redis = redis.Redis.from_url(url)
 
     async def main() -> list[float]:

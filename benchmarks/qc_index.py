@@ -46,6 +46,7 @@ from pipeline.qc.base import QCInput  # noqa: E402
 from pipeline.qc.cache import CachedQualityChecker, RedisVerdictCache  # noqa: E402
 from pipeline.qc.local import LocalQualityChecker  # noqa: E402
 from pipeline.records import ProductRecord  # noqa: E402
+from pipeline.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from pipeline.settings import QCSettings, Settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -202,7 +203,9 @@ async def bench_qc(n: int) -> list[dict[str, Any]]:
             service = local_redis(Path(tmp))
             port = service.ensure()
             client = redis.Redis(port=port)
-            cached = CachedQualityChecker(zero_shot, RedisVerdictCache(client, ttl_s=600))
+            cached = CachedQualityChecker(
+                zero_shot, RedisVerdictCache(client, RedisKeys(DEFAULT_NAMESPACE), ttl_s=600)
+            )
             for item in items:
                 await cached.check(item)
             rate = await verdicts_per_min(cached, items)

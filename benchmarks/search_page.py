@@ -31,9 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis  # noqa: E402
 import redis.asyncio as aredis  # noqa: E402
 
+from pipeline.blobs import open_blob_store  # noqa: E402
 from pipeline.local.redis import local_redis  # noqa: E402
 from pipeline.products import ProductStatus, RedisProductStore  # noqa: E402
 from pipeline.records import ProductRecord, QCDecision, QCVerdict  # noqa: E402
+from pipeline.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from pipeline.sample_site import SampleSite  # noqa: E402
 from pipeline.sample_site.images import product_jpeg  # noqa: E402
 from pipeline.sample_site.pages import image_urls  # noqa: E402
@@ -73,11 +75,18 @@ async def _timed(service: CachedThumbnailService, ids: list[str], size: int, fmt
 
 async def _run(settings: Settings, url: str, ids: list[str]) -> dict[str, Any]:
     client = redis.Redis.from_url(url)
-    products = RedisProductStore(client)
+    products = RedisProductStore(client, RedisKeys(DEFAULT_NAMESPACE))
     cache = aredis.Redis.from_url(url)
+    images = open_blob_store(settings)  # its records carry no image hashes: one download each
     rows: list[dict[str, Any]] = []
     sizes: dict[str, int] = {}
-    service = CachedThumbnailService(products=products, cache=cache, catalog=settings.catalog)
+    service = CachedThumbnailService(
+        products=products,
+        cache=cache,
+        catalog=settings.catalog,
+        keys=RedisKeys(DEFAULT_NAMESPACE),
+        images=images,
+    )
     try:
         cold, cold_sizes = await _timed(service, ids, 320, ThumbFormat.JPEG)
         rows.append(_row("cold: fetch+resize 320 JPEG", cold))
@@ -93,7 +102,13 @@ async def _run(settings: Settings, url: str, ids: list[str]) -> dict[str, Any]:
             sizes[f"thumb_{size}_{fmt.value}"] = int(statistics.mean(got))
     finally:
         await service.aclose()
-    other = CachedThumbnailService(products=products, cache=cache, catalog=settings.catalog)
+    other = CachedThumbnailService(
+        products=products,
+        cache=cache,
+        catalog=settings.catalog,
+        keys=RedisKeys(DEFAULT_NAMESPACE),
+        images=images,
+    )
     try:
         from_redis, _ = await _timed(other, ids, 320, ThumbFormat.JPEG)
         rows.append(_row("warm: Redis (another replica)", from_redis))
@@ -136,7 +151,7 @@ def main() -> None:
             )  # fmt: skip
             seller = site.catalog.seller(BULK_PHONE)
             assert seller is not None
-            store = RedisProductStore(redis.Redis.from_url(url))
+            store = RedisProductStore(redis.Redis.from_url(url), RedisKeys(DEFAULT_NAMESPACE))
             verdict = QCVerdict(decision=QCDecision.APPROVED, model="bench", policy_version="b")
             ids = []
             for product in seller.products:

@@ -28,6 +28,7 @@ from _common import generated_seller, print_table, write_json
 from pipeline.ledger import RedisLedger
 from pipeline.local.milvus import local_milvus
 from pipeline.local.redis import local_redis
+from pipeline.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 from pipeline.sample_site.catalog import SampleCatalog
 from pipeline.sample_site.server import SampleSite
 from pipeline.settings import Settings
@@ -86,7 +87,7 @@ def run_one(model: str, size: int, tmp: Path) -> dict[str, Any]:
             },
         )
         client = redis.Redis.from_url(url)
-        ledger = RedisLedger(client, settings.jobs)
+        ledger = RedisLedger(client, settings.jobs, keys=RedisKeys(DEFAULT_NAMESPACE))
         worker = BackgroundWorker(settings).start(timeout=600)
         try:
             started = time.perf_counter()
@@ -96,7 +97,7 @@ def run_one(model: str, size: int, tmp: Path) -> dict[str, Any]:
             view: dict[str, Any] | None = None
             while time.monotonic() < deadline:
                 view = sync_view(ledger, client, sync_id)
-                if view is not None and view["state"] in ("completed", "dead"):
+                if view is not None and view["ended"]:
                     break
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pydantic import ValidationError
 
 from pipeline.errors import PermanentError, RetryableError
+from pipeline.errortext import one_line
 from pipeline.ledger import ClaimedJob, JobSpec, RedisLedger, StaleTokenError
 from pipeline.ops.metrics import worker_metrics
 from pipeline.records import JobState
@@ -247,7 +248,7 @@ def _log_transition(
         "duration_s": round(duration, 4),
     }
     if error is not None:
-        fields["error"] = f"{type(error).__name__}: {error}"[:500]
+        fields["error"] = one_line(error)
         logger.warning(
             "job %s %s attempt %d failed -> %s after %.3f s: %s",
             job.job_id,

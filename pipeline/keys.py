@@ -13,14 +13,29 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
 
 from pipeline.records import ID_PATTERN
+from pipeline.redis_keys import RedisKeys
 
 KEY_PREFIX = "csk_"
 MAX_KEY_CHARS = 200
+KEY_ID_CHARS = 12  # the digest prefix shown as a key's id (never the key itself)
+_KEY_ID_RE = re.compile(r"[0-9a-f]{6,64}")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What ``keys list`` shows of a key: its id (a digest prefix), never the secret."""
+
+    key_id: str
+    seller_id: str | None
+    admin: bool
+    created: float
+    expires_at: float | None  # None: Redis holds it without an expiry
 
 
 @dataclass(frozen=True)
@@ -33,20 +48,27 @@ class Principal:
         return self.admin or self.seller_id == seller_id
 
 
+def _digest_bytes(key: str) -> bytes:
+    # surrogatepass: a header decoded as latin-1 never holds a surrogate, but a key typed
+    # into Python may; either way the caller gets "no such key", never an exception.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
 def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return _digest_bytes(key).hex()
 
 
 class ApiKeyStore:
-    def __init__(
-        self, client: redis.Redis, admin_key: str | None = None, namespace: str = "cs"
-    ) -> None:
+    def __init__(self, client: redis.Redis, keys: RedisKeys, admin_key: str | None = None) -> None:
         self._r = client
-        self._admin_key = admin_key
-        self._ns = namespace
+        # Compared as fixed-length digests in bytes: compare_digest refuses a str with
+        # non-ASCII characters (a 500 for any such bearer token), and equal lengths leak
+        # nothing about the key's length.
+        self._admin_digest = _digest_bytes(admin_key) if admin_key else None
+        self._keys = keys
 
     def _key(self, digest: str) -> str:
-        return f"{self._ns}:apikey:{digest}"
+        return self._keys.api_key(digest)
 
     def create(self, *, seller_id: str | None, admin: bool = False, ttl_s: int = 30 * 86400) -> str:
         """Create a key and return it (shown once). Raises ValueError on a bad seller id or TTL."""
@@ -65,16 +87,59 @@ class ApiKeyStore:
         """The principal of a valid, unexpired key; None for anything else."""
         if not key or len(key) > MAX_KEY_CHARS:
             return None
-        digest = _digest(key)
-        if self._admin_key and hmac.compare_digest(key, self._admin_key):
+        raw_digest = _digest_bytes(key)
+        digest = raw_digest.hex()
+        if self._admin_digest is not None and hmac.compare_digest(raw_digest, self._admin_digest):
             return Principal(seller_id=None, admin=True, key_id=f"admin:{digest[:8]}")
         raw = self._r.get(self._key(digest))
         if raw is None:
             return None
         meta = json.loads(raw)  # type: ignore[arg-type]
         return Principal(
-            seller_id=meta.get("seller_id"), admin=bool(meta.get("admin")), key_id=digest[:12]
+            seller_id=meta.get("seller_id"),
+            admin=bool(meta.get("admin")),
+            key_id=digest[:KEY_ID_CHARS],
         )
+
+    def _entries(self, id_prefix: str = "") -> Iterator[str]:
+        # Digests are hex, so a validated id prefix holds no glob characters.
+        yield from (
+            k.decode() if isinstance(k, bytes) else str(k)
+            for k in self._r.scan_iter(match=self._key(id_prefix + "*"), count=500)
+        )
+
+    def list(self) -> list[KeyInfo]:
+        """Every stored key, oldest first (the ``API_ADMIN_KEY`` setting is not stored)."""
+        now = time.time()
+        infos = []
+        for name in self._entries():
+            raw, ttl_ms = self._r.get(name), self._r.pttl(name)
+            if raw is None:  # expired between the scan and the read
+                continue
+            meta = json.loads(raw)  # type: ignore[arg-type]
+            infos.append(
+                KeyInfo(
+                    key_id=name.rsplit(":", 1)[1][:KEY_ID_CHARS],
+                    seller_id=meta.get("seller_id"),
+                    admin=bool(meta.get("admin")),
+                    created=float(meta.get("created", 0.0)),
+                    expires_at=now + int(ttl_ms) / 1000 if int(ttl_ms) >= 0 else None,  # type: ignore[arg-type]
+                )
+            )
+        return sorted(infos, key=lambda info: info.created)
+
+    def revoke_id(self, key_id: str) -> bool:
+        """Revoke the one key whose id starts with ``key_id``; False when none matches.
+
+        Raises ValueError for an id that is not hex or matches more than one key.
+        """
+        key_id = key_id.strip().lower()
+        if not _KEY_ID_RE.fullmatch(key_id):
+            raise ValueError(f"a key id is 6-64 hex characters (see 'keys list'), got {key_id!r}")
+        matches = list(self._entries(key_id))
+        if len(matches) > 1:
+            raise ValueError(f"key id {key_id!r} matches {len(matches)} keys: give more characters")
+        return bool(matches) and bool(self._r.delete(matches[0]))
 
     def revoke(self, key: str) -> bool:
         return bool(self._r.delete(self._key(_digest(key))))

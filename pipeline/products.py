@@ -4,11 +4,12 @@ The vector store and the keyword index hold what search needs; this store holds 
 API shows and what a re-sync diffs against. A product is *live* (searchable) only when
 it is approved and indexed for its current content hash.
 
-Keys (namespace ``cs``):
-  ``cs:product:{id}``          hash: record (JSON), status, verdict (JSON), live, indexed_hash
-  ``cs:seller:{seller}:hashes`` hash: product id -> content hash (what the last sync saw)
-  ``cs:search:generation``     counter bumped on every change that can alter search results
-  ``cs:search:changes``        sorted set: product id -> the generation of its last change
+Keys (``RedisKeys``; ``ns`` is ``REDIS_NAMESPACE``):
+  ``ns:product:{id}``          hash: record (JSON), status, verdict (JSON), live, indexed_hash
+  ``ns:seller:{seller}:hashes`` hash: product id -> content hash (what the last sync saw)
+  ``ns:search:generation``     counter bumped on every change that can alter search results
+  ``ns:seller:{seller}:counts`` hash: bucket -> products (``pipeline.product_counts``)
+  ``ns:search:changes``        sorted set: product id -> the generation of its last change
                                (written with the bump, atomically: what search mirrors follow)
 """
 
@@ -21,7 +22,10 @@ from typing import cast
 
 import redis
 
+from pipeline import product_counts
+from pipeline.ledger.lua import LuaScript
 from pipeline.records import ProductRecord, QCVerdict
+from pipeline.redis_keys import RedisKeys
 
 
 class ProductStatus(StrEnum):
@@ -48,27 +52,42 @@ class CatalogDiff:
     removed: list[str]  # product ids we hold that the catalog no longer lists
 
 
+# Each change of a product's state is one script: the state, the seller's counts and the
+# search generation move together (scripts/_products.lua holds what they share). A script
+# is loaded on the server by its first call (NOSCRIPT: load, run again).
+_PRODUCTS = ("_products",)
+_PUT = LuaScript("product_put", preludes=_PRODUCTS)
+_REMOVE = LuaScript("product_remove", preludes=_PRODUCTS)
+_SET_STATE = LuaScript("product_set_state", preludes=_PRODUCTS)
+_MARK_INDEXED = LuaScript("product_mark_indexed", preludes=_PRODUCTS)
+_READ_COUNTS = LuaScript("product_counts", preludes=_PRODUCTS)
+
+
 class RedisProductStore:
-    def __init__(self, client: redis.Redis, namespace: str = "cs") -> None:
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
         self._r = client
-        self._ns = namespace
-        self._set_state = client.register_script(_SET_STATE)
-        self._mark_indexed = client.register_script(_MARK_INDEXED)
-        self._bump = client.register_script(_BUMP)
+        self.keys = keys
+        # The scripts find a product's seller in its record: they build its counts key
+        # from these two parts (prefix, suffix), never from a name of their own.
+        prefix, _, suffix = keys.seller_counts("\0").partition("\0")
+        self._counts_parts = (prefix, suffix)
 
     def _product_key(self, product_id: str) -> str:
-        return f"{self._ns}:product:{product_id}"
+        return self.keys.product(product_id)
 
     def _hashes_key(self, seller_id: str) -> str:
-        return f"{self._ns}:seller:{seller_id}:hashes"
+        return self.keys.seller_hashes(seller_id)
+
+    def _counts_key(self, seller_id: str) -> str:
+        return self.keys.seller_counts(seller_id)
 
     @property
     def generation_key(self) -> str:
-        return f"{self._ns}:search:generation"
+        return self.keys.search_generation
 
     @property
     def changes_key(self) -> str:
-        return f"{self._ns}:search:changes"
+        return self.keys.search_changes
 
     def diff(self, seller_id: str, scraped: Iterable[ProductRecord]) -> CatalogDiff:
         """Compare a fresh scrape with the last one we recorded for this seller."""
@@ -89,25 +108,16 @@ class RedisProductStore:
         return CatalogDiff(changed=changed, unchanged=unchanged, removed=removed)
 
     def put_many(self, records: list[ProductRecord]) -> None:
-        """Record scraped products as pending (a new content hash is not live until indexed)."""
-        pipe = self._r.pipeline(transaction=True)
+        """Record scraped products as pending (a new content hash is not live until indexed).
+        One script: the batch and its search generation bump are one atomic step."""
+        keys: list[str] = [self.generation_key, self.changes_key]
+        args: list[str] = []
         for record in records:
-            key = self._product_key(record.product_id)
-            pipe.hset(
-                key,
-                mapping={
-                    "record": record.model_dump_json(),
-                    "status": ProductStatus.PENDING.value,
-                    "live": "0",
-                },
-            )
-            pipe.hdel(key, "verdict", "indexed_hash")
-            pipe.hset(self._hashes_key(record.seller_id), record.product_id, record.content_hash)
-        self._bump_in(pipe, [r.product_id for r in records])
-        pipe.execute()
-
-    def _bump_in(self, pipe: redis.client.Pipeline, product_ids: list[str]) -> None:
-        self._bump(keys=[self.generation_key, self.changes_key], args=product_ids, client=pipe)
+            sid = record.seller_id
+            keys += [self._product_key(record.product_id), self._hashes_key(sid),
+                     self._counts_key(sid)]  # fmt: skip
+            args += [record.model_dump_json(), record.product_id, record.content_hash]
+        _PUT(self._r, keys=keys, args=args)
 
     def get(self, product_id: str) -> StoredProduct | None:
         raw = self._r.hgetall(self._product_key(product_id))
@@ -161,45 +171,35 @@ class RedisProductStore:
         the state of the newer one, hence the hash check (done atomically in Lua).
         """
         args = [content_hash, status.value, verdict.model_dump_json() if verdict else "",
-                product_id]  # fmt: skip
+                product_id, *self._counts_parts]  # fmt: skip
         keys = [self._product_key(product_id), self.generation_key, self.changes_key]
-        return bool(self._set_state(keys=keys, args=args))
+        return bool(_SET_STATE(self._r, keys=keys, args=args))
 
     def mark_indexed(self, product_id: str, content_hash: str) -> bool:
         """The keyword index holds this version: it is live if approved. False if stale."""
+        keys = [self._product_key(product_id), self.generation_key, self.changes_key]
         return bool(
-            self._mark_indexed(
-                keys=[self._product_key(product_id), self.generation_key, self.changes_key],
-                args=[content_hash, product_id],
-            )
+            _MARK_INDEXED(self._r, keys=keys, args=[content_hash, product_id, *self._counts_parts])
         )
 
     def remove(self, seller_id: str, product_ids: list[str]) -> None:
-        pipe = self._r.pipeline(transaction=True)
-        for pid in product_ids:
-            pipe.delete(self._product_key(pid))
-            pipe.hdel(self._hashes_key(seller_id), pid)
-        self._bump_in(pipe, product_ids)
-        pipe.execute()
+        """Forget these products of the seller (one atomic step with the generation bump)."""
+        keys = [self.generation_key, self.changes_key, self._hashes_key(seller_id),
+                self._counts_key(seller_id), *map(self._product_key, product_ids)]  # fmt: skip
+        _REMOVE(self._r, keys=keys, args=product_ids)
 
     def seller_product_ids(self, seller_id: str) -> list[str]:
         return sorted(k.decode() for k in self._r.hkeys(self._hashes_key(seller_id)))  # type: ignore[union-attr]
 
     def seller_counts(self, seller_id: str) -> dict[str, int]:
-        """How the seller's products stand: live, rejected, flagged, failed, in progress."""
-        ids = self.seller_product_ids(seller_id)
-        pipe = self._r.pipeline(transaction=False)
-        for pid in ids:
-            pipe.hmget(self._product_key(pid), ["status", "live"])
-        counts = dict.fromkeys(("live", "rejected", "flagged", "failed", "in_progress"), 0)
-        for status, live in pipe.execute():
-            if live == b"1":
-                counts["live"] += 1
-            elif status in (b"rejected", b"flagged", b"failed"):
-                counts[status.decode()] += 1
-            else:
-                counts["in_progress"] += 1
-        return counts
+        """How the seller's products stand: live, rejected, flagged, failed, in progress.
+        O(1): the counts are kept by every state change (``pipeline.product_counts``)."""
+        raw = _READ_COUNTS(
+            self._r,
+            keys=[self._hashes_key(seller_id), self._counts_key(seller_id)],
+            args=[self._product_key("")],
+        )
+        return product_counts.decode_counts(cast(list[bytes], raw))
 
     def generation(self) -> int:
         return int(self._r.get(self.generation_key) or 0)  # type: ignore[arg-type]
@@ -212,6 +212,18 @@ class RedisProductStore:
     def change_count(self, generation: int) -> int:
         return int(self._r.zcount(self.changes_key, f"({generation}", "+inf"))  # type: ignore[arg-type]
 
+    def changed_at(self, product_ids: list[str]) -> dict[str, float]:
+        """The generation at which each product was last added or changed (higher is
+        newer); products never seen are left out."""
+        if not product_ids:
+            return {}
+        scores = self._r.zmscore(self.changes_key, product_ids)
+        return {
+            pid: float(score)
+            for pid, score in zip(product_ids, scores, strict=True)  # type: ignore[arg-type]
+            if score is not None
+        }
+
     def live_hashes(self, product_ids: list[str]) -> dict[str, str]:
         """The live ones among ``product_ids``, with the content hash that is live."""
         pipe = self._r.pipeline(transaction=False)
@@ -222,42 +234,3 @@ class RedisProductStore:
             for pid, (live, indexed) in zip(product_ids, pipe.execute(), strict=True)
             if live == b"1" and indexed
         }
-
-
-# KEYS[1] product hash, KEYS[2] generation, KEYS[3] changes; ARGV content hash, status,
-# verdict JSON, product id. Live only when approved and the keyword index holds this very
-# version.
-_SET_STATE = """
-local rec = redis.call('HGET', KEYS[1], 'record')
-if not rec then return 0 end
-if cjson.decode(rec)['content_hash'] ~= ARGV[1] then return 0 end
-local live = '0'
-if ARGV[2] == 'approved' and redis.call('HGET', KEYS[1], 'indexed_hash') == ARGV[1] then
-  live = '1'
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'live', live)
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'verdict', ARGV[3]) end
-redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[2]), ARGV[4])
-return 1
-"""
-
-# KEYS[1] product hash, KEYS[2] generation, KEYS[3] changes; ARGV content hash, product id
-_MARK_INDEXED = """
-local rec = redis.call('HGET', KEYS[1], 'record')
-if not rec then return 0 end
-if cjson.decode(rec)['content_hash'] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'indexed_hash', ARGV[1])
-if redis.call('HGET', KEYS[1], 'status') == 'approved' then
-  redis.call('HSET', KEYS[1], 'live', '1')
-end
-redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[2]), ARGV[2])
-return 1
-"""
-
-# KEYS[1] generation, KEYS[2] changes; ARGV product ids. The bump and the log entries are
-# one step, so a reader of the log at generation G has every change up to G.
-_BUMP = """
-local g = redis.call('INCR', KEYS[1])
-for _, pid in ipairs(ARGV) do redis.call('ZADD', KEYS[2], g, pid) end
-return g
-"""

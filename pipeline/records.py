@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_NAME = 300
 MAX_DESCRIPTION = 10_000
 MAX_IMAGES = 20
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"  # the ledger's job ids (and so sync ids): uuid4 hex
 
 
 def utcnow() -> datetime:
@@ -47,12 +49,26 @@ class ProductRecord(BaseModel):
     availability: Availability = Availability.UNKNOWN
     source_url: str = Field(max_length=4096)
     image_sha256: str | None = None
+    # SHA-256 of each verified image, in image_urls' order: its bytes in the image store.
+    # Empty for records scraped without verification (CATALOG_VERIFY_IMAGES=false).
+    image_hashes: tuple[Annotated[str, Field(pattern=SHA256_PATTERN)], ...] = Field(
+        default=(), max_length=MAX_IMAGES
+    )
     content_hash: str = ""
 
     @field_validator("name", "description")
     @classmethod
     def _strip(cls, value: str) -> str:
         return " ".join(value.split()) if value else value
+
+    @model_validator(mode="after")
+    def _one_hash_per_image(self) -> ProductRecord:
+        if self.image_hashes and len(self.image_hashes) != len(self.image_urls):
+            raise ValueError(
+                f"image_hashes must hold one hash per image URL: {len(self.image_hashes)} "
+                f"hashes for {len(self.image_urls)} URLs"
+            )
+        return self
 
     def model_post_init(self, __context: Any) -> None:
         if not self.content_hash:
@@ -67,6 +83,9 @@ class ProductRecord(BaseModel):
             "currency": self.currency,
             "images": list(self.image_urls),
             "image_sha256": self.image_sha256,
+            # Records from before the image store hash differently, so the first sync
+            # after the upgrade sends each product through once more and stores its images.
+            "image_hashes": list(self.image_hashes),
         }
         blob = json.dumps(material, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:32]

@@ -1,8 +1,8 @@
 """The running system's connections, built once from settings at an entry point.
 
 Picks production or embedded backends: with no ``REDIS_URL``/``REDIS_HOST`` the shared
-local ``redis-server`` for ``DATA_DIR`` is found or started. Everything started here is
-stopped by :meth:`Runtime.close` (only what this process started itself).
+local ``redis-server`` for ``DATA_DIR`` is found or started. :meth:`Runtime.close` lets it
+go: it stops when no other process uses it (``pipeline/local/services.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from pipeline.errors import BackendUnavailable
+from pipeline.errortext import redis_failure, redis_where
 from pipeline.local.redis import local_redis
 from pipeline.settings import Settings
 
@@ -37,7 +38,9 @@ class Runtime:
                 auth = f":{cfg.password.get_secret_value()}@" if cfg.password else ""
                 self._redis_url = f"redis://{auth}{cfg.host}:{cfg.port}/{cfg.db}"
             else:
-                service = local_redis(self.settings.data_dir.resolve())
+                service = local_redis(
+                    self.settings.data_dir.resolve(), idle_stop_s=self.settings.core.idle_stop_s
+                )
                 port = service.ensure()
                 self._stack.callback(service.close)
                 self._redis_url = f"redis://127.0.0.1:{port}/{cfg.db}"
@@ -52,7 +55,7 @@ class Runtime:
             try:
                 client.ping()
             except redis.RedisError as exc:
-                raise BackendUnavailable(f"Redis does not answer: {exc}") from exc
+                raise BackendUnavailable(redis_failure(redis_where(client), exc)) from exc
             self._redis = client
             self._stack.callback(client.close)
         return self._redis

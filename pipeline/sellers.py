@@ -1,9 +1,11 @@
 """Seller profiles in Redis: tier (queue priority), catalog URL, webhook, sync schedule.
 
-Keys (``ns`` is the ledger namespace, ``cs`` by default)::
+Keys (``RedisKeys``; ``ns`` is ``REDIS_NAMESPACE``)::
 
     ns:seller-profile:<id>   hash: tier, catalog_url, source, webhook_url, webhook_secret,
-                             created_at, updated_at, last_sync_at, last_sync_id, next_sync_due
+                             created_at, updated_at, last_sync_at, last_sync_id, next_sync_due,
+                             display_name, whatsapp, shop_url (what shoppers see), and
+                             filled_by_source (those a source filled, not the operator)
     ns:seller-profiles       zset: every registered seller, score = registration time
     ns:sellers:due           zset: sellers with a catalog URL, score = next re-sync due time
 
@@ -26,6 +28,8 @@ import redis
 
 from pipeline.errors import PermanentError
 from pipeline.records import ID_PATTERN, Priority
+from pipeline.redis_keys import RedisKeys
+from pipeline.seller_contact import CONTACT_FIELDS, check_contact
 
 MAX_URL_CHARS = 2048
 MIN_SECRET_CHARS = 16
@@ -72,6 +76,9 @@ class SellerProfile:
     last_sync_at: float | None
     last_sync_id: str | None
     next_sync_due: float | None
+    display_name: str | None = None
+    whatsapp: str | None = None
+    shop_url: str | None = None
 
     def public(self) -> dict[str, Any]:
         """The profile as the API and CLI show it: the webhook secret never leaves."""
@@ -88,6 +95,9 @@ class SellerProfile:
             "last_sync_at": self.last_sync_at,
             "last_sync_id": self.last_sync_id,
             "next_sync_due": self.next_sync_due,
+            "display_name": self.display_name,
+            "whatsapp": self.whatsapp,
+            "shop_url": self.shop_url,
         }
 
 
@@ -122,26 +132,26 @@ class RedisSellerDirectory:
     def __init__(
         self,
         client: redis.Redis,
+        keys: RedisKeys,
         *,
-        namespace: str = "cs",
         resync_period_s: float = 86_400.0,
         clock: Any = time.time,
     ) -> None:
         self._r = client
-        self._ns = namespace
+        self.keys = keys
         self.period_s = resync_period_s
         self._clock = clock
 
     def key(self, seller_id: str) -> str:
-        return f"{self._ns}:seller-profile:{seller_id}"
+        return self.keys.seller_profile(seller_id)
 
     @property
     def index_key(self) -> str:
-        return f"{self._ns}:seller-profiles"
+        return self.keys.seller_profiles
 
     @property
     def due_key(self) -> str:
-        return f"{self._ns}:sellers:due"
+        return self.keys.sellers_due
 
     def upsert(
         self,
@@ -153,15 +163,21 @@ class RedisSellerDirectory:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         remove_webhook: bool = False,
+        display_name: str | None = None,
+        whatsapp: str | None = None,
+        shop_url: str | None = None,
     ) -> tuple[SellerProfile, str | None]:
         """Create or update a profile; fields left None keep their value.
 
         Returns the profile and, when a webhook URL was set without a secret and the
         seller had none, the generated secret (shown once). The webhook URL must already
         have passed the SSRF check (``pipeline.notify.webhooks.check_webhook_url``).
-        Raises PermanentError for a bad seller id, URL length or secret.
+        ``display_name``, ``whatsapp`` (E.164 digits) and ``shop_url`` are what shoppers
+        see; an empty string clears one. Set here, they win over what a source fills.
+        Raises PermanentError for a bad seller id, URL length, secret or contact.
         """
         _check_upsert(seller_id, catalog_url, webhook_url, webhook_secret)
+        contact = check_contact(display_name, whatsapp, shop_url)
         now = self._clock()
         current = self.get(seller_id)
         fields: dict[str, str] = {"updated_at": repr(now)}
@@ -182,8 +198,14 @@ class RedisSellerDirectory:
         if webhook_secret is not None and not remove_webhook:
             fields["webhook_secret"] = webhook_secret
         has_catalog = catalog_url is not None or (current is not None and current.catalog_url)
+        fields.update({k: v for k, v in contact.items() if v})
+        drop += [k for k, v in contact.items() if not v]
         pipe = self._r.pipeline(transaction=True)
         pipe.hset(self.key(seller_id), mapping=fields)
+        if contact and current is not None:
+            # The operator's word stands: a later sync does not overwrite these fields.
+            sourced = self._sourced(seller_id) - set(contact)
+            pipe.hset(self.key(seller_id), "filled_by_source", ",".join(sorted(sourced)))
         if drop:
             pipe.hdel(self.key(seller_id), *drop)
         if current is None:
@@ -214,7 +236,86 @@ class RedisSellerDirectory:
             last_sync_at=float(h["last_sync_at"]) if h.get("last_sync_at") else None,
             last_sync_id=h.get("last_sync_id") or None,
             next_sync_due=float(h["next_sync_due"]) if h.get("next_sync_due") else None,
+            display_name=h.get("display_name") or None,
+            whatsapp=h.get("whatsapp") or None,
+            shop_url=h.get("shop_url") or None,
         )
+
+    def _sourced(self, seller_id: str) -> set[str]:
+        raw = self._r.hget(self.key(seller_id), "filled_by_source")
+        return {f for f in _text(raw).split(",") if f} if raw else set()
+
+    def fill_from_source(
+        self,
+        seller_id: str,
+        *,
+        display_name: str | None = None,
+        whatsapp: str | None = None,
+        shop_url: str | None = None,
+    ) -> list[str]:
+        """What a catalog says about its seller (business name, WhatsApp number, shop
+        URL): written where the profile has nothing, or only what a source wrote before;
+        never over the operator's ``sellers set``. A seller without a profile gets one
+        (standard tier). Values that do not validate are left out. Returns the fields
+        written."""
+        wanted: dict[str, str] = {}
+        for name, value in (("display_name", display_name), ("whatsapp", whatsapp),
+                            ("shop_url", shop_url)):  # fmt: skip
+            if not value:
+                continue
+            try:
+                wanted.update(check_contact(**{**dict.fromkeys(CONTACT_FIELDS), name: value}))
+            except PermanentError:
+                continue
+        if not wanted:
+            return []
+        _check_id(seller_id)
+        raw = self._r.hgetall(self.key(seller_id))
+        current = {_text(k): _text(v) for k, v in raw.items()}  # type: ignore[union-attr]
+        sourced = {f for f in current.get("filled_by_source", "").split(",") if f}
+        fields = {
+            k: v
+            for k, v in wanted.items()
+            if (not current.get(k) or k in sourced) and current.get(k) != v
+        }
+        if not fields:
+            return []
+        now = self._clock()
+        pipe = self._r.pipeline(transaction=True)
+        if not current:
+            fields.update(tier=SellerTier.STANDARD.value, created_at=repr(now))
+            pipe.zadd(self.index_key, {seller_id: now})
+        written = sorted(k for k in fields if k in CONTACT_FIELDS)
+        fields["filled_by_source"] = ",".join(sorted(sourced | set(written)))
+        fields["updated_at"] = repr(now)
+        pipe.hset(self.key(seller_id), mapping=fields)
+        pipe.execute()
+        return written
+
+    def contacts(self, seller_ids: set[str]) -> dict[str, dict[str, str]]:
+        """Display name, WhatsApp number and shop URL of each seller that has any (one
+        round trip; for search hits)."""
+        ordered = sorted(seller_ids)
+        pipe = self._r.pipeline(transaction=False)
+        for seller_id in ordered:
+            pipe.hmget(self.key(seller_id), list(CONTACT_FIELDS))
+        out: dict[str, dict[str, str]] = {}
+        for seller_id, values in zip(ordered, pipe.execute(), strict=True):
+            found = {k: _text(v) for k, v in zip(CONTACT_FIELDS, values, strict=True) if v}
+            if found:
+                out[seller_id] = found
+        return out
+
+    def seller_ids_with_products(self, limit: int = 10_000) -> list[str]:
+        """Every seller the product store holds products for (a SCAN of its per-seller
+        hashes: for the CLI and operators, not for requests), sorted."""
+        head, _, tail = self.keys.seller_hashes("\0").partition("\0")
+        found = set()
+        for key in self._r.scan_iter(match=f"{head}*{tail}", count=1000):
+            found.add(_text(key)[len(head) : len(_text(key)) - len(tail)])
+            if len(found) >= limit:
+                break
+        return sorted(found)
 
     def list(self, *, offset: int = 0, limit: int = 100) -> list[SellerProfile]:
         """Profiles in registration order. Raises ValueError for a limit outside 1-1000."""

@@ -9,6 +9,7 @@ constructor argument).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -28,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pipeline.errors import ConfigError
+from pipeline.redis_keys import DEFAULT_NAMESPACE, RedisKeys
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 
@@ -49,11 +51,22 @@ class _Group(BaseSettings):
 
 
 class CoreSettings(_Group):
+    """`DATA_DIR` holds the embedded services' data (Redis, Milvus Lite, the keyword
+    index). An embedded service that no process has used for `EMBEDDED_IDLE_STOP_S`
+    seconds stops itself (0: never); `catalog-sync services status|stop` shows and stops
+    them (docs/operations.md)."""
+
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     data_dir: Path = Path("./data")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_json: bool = False
+    embedded_idle_stop_s: float = Field(default=1800.0, ge=0)
+
+    @property
+    def idle_stop_s(self) -> float | None:
+        """The embedded services' idle time before they stop themselves; None: never."""
+        return self.embedded_idle_stop_s or None
 
 
 class RedisSettings(_Group):
@@ -64,6 +77,9 @@ class RedisSettings(_Group):
     port: int = Field(default=6379, ge=1, le=65535)
     password: SecretStr | None = None
     db: int = Field(default=0, ge=0, le=15)
+    # Every key starts with "<namespace>:" (pipeline/redis_keys.py): deployments sharing
+    # one Redis stay apart by namespace.
+    namespace: str = Field(default=DEFAULT_NAMESPACE, pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
 
     @field_validator("url")
     @classmethod
@@ -78,6 +94,11 @@ class RedisSettings(_Group):
     def embedded(self) -> bool:
         """No Redis configured: the local profile starts its own ``redis-server`` child."""
         return self.url is None and self.host is None
+
+    @property
+    def keys(self) -> RedisKeys:
+        """The key names under ``REDIS_NAMESPACE``."""
+        return RedisKeys(self.namespace)
 
 
 class JobSettings(_Group):
@@ -135,6 +156,12 @@ class GeminiSettings(_Group):
     burst: int = Field(default=5, ge=1)
     max_image_side: int = Field(default=768, ge=64, le=4096)
     policy_prompt: str | None = Field(default=None, max_length=20_000)
+    # The storefront's fallback: a page with no confident product is read by Gemini
+    # (only with GEMINI_API_KEY set too); its visible text, cut to this many characters,
+    # and the answer cached by the text's hash for EXTRACT_CACHE_TTL seconds.
+    extract: bool = False
+    extract_max_chars: int = Field(default=20_000, ge=500, le=200_000)
+    extract_cache_ttl: int = Field(default=30 * 86_400, ge=0)
 
 
 class QCSettings(_Group):
@@ -200,6 +227,8 @@ class CatalogSettings(_Group):
     max_products: int = Field(default=5000, ge=1, le=100_000)
     verify_images: bool = True  # download each image once while scraping: drop broken ones
     browser_path: Path | None = None  # else Playwright's Chromium, else Debian's
+    # When the worker runs as root, Chromium runs as this user so it can keep its sandbox.
+    browser_user: str = Field(default="nobody", min_length=1, pattern=r"^[a-z_][a-z0-9_-]*$")
     headless: bool = True
     page_concurrency: int = Field(default=4, ge=1, le=64)
     scroll_idle_ms: int = Field(default=1500, ge=100, le=60_000)
@@ -238,6 +267,9 @@ def split_host_port(entry: str) -> tuple[str, int | None]:
     return host, int(port) if port else None
 
 
+MIN_ADMIN_KEY_CHARS = 24  # e.g. secrets.token_urlsafe(18): 144 random bits
+
+
 class ApiSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore", frozen=True)
 
@@ -251,6 +283,42 @@ class ApiSettings(_Group):
     search_mirror_max_rows: int = Field(default=250_000, ge=0)
     ingress_replicas: int = Field(default=1, ge=1, le=1024)
     encoder_replicas: int = Field(default=1, ge=1, le=1024)
+    # Addresses or networks of the reverse proxies in front of the API. Only a request
+    # whose peer is one of them has its X-Forwarded-For read; empty: no header trusted.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # A request body must arrive within this many seconds (slow senders get a 408).
+    body_timeout_s: PositiveFloat = 30.0
+
+    @field_validator("admin_key")
+    @classmethod
+    def _long_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY_CHARS:
+            raise ValueError(f"must be at least {MIN_ADMIN_KEY_CHARS} characters")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        entries = tuple(str(v).strip() for v in value)
+        for entry in entries:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the entry
+        return entries
+
+
+class SearchSettings(_Group):
+    """Hybrid search: how the BM25 and vector rankings are fused (see docs/search.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="SEARCH_", extra="ignore", frozen=True)
+
+    rrf_k: int = Field(default=60, ge=1, le=10_000)
+    bm25_weight: float = Field(default=1.0, ge=0, le=100)
+    vector_weight: float = Field(default=1.0, ge=0, le=100)
+    # Candidates the vector half brings to the fusion (and to facets and sorts).
+    vector_depth: int = Field(default=100, ge=1, le=1000)
+    # Keyword matches counted by facets and ordered by a price/newest sort.
+    result_set_depth: int = Field(default=1000, ge=10, le=1000)
 
 
 class OpsSettings(_Group):
@@ -278,7 +346,7 @@ class OpsSettings(_Group):
     serve_target_ongoing_requests: PositiveFloat = 16.0
     # Worker metrics: a Prometheus HTTP endpoint on this port (0: off).
     metrics_port: int = Field(default=0, ge=0, le=65535)
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str = "127.0.0.1"  # loopback: set 0.0.0.0 only behind a firewall
     # Dashboard time series: one ledger sample per interval, the latest N kept in Redis.
     sample_interval_s: PositiveFloat = 5.0
     samples_keep: int = Field(default=720, ge=10, le=100_000)
@@ -303,6 +371,56 @@ class ScheduleSettings(_Group):
     claim_lease_s: PositiveFloat = 120.0
 
 
+class VectorBackend(StrEnum):
+    AUTO = "auto"  # milvus when MILVUS_URI is set, else milvus-lite
+    MILVUS_LITE = "milvus-lite"  # a Milvus Lite server of our own under DATA_DIR
+    MILVUS = "milvus"  # the Milvus server at MILVUS_URI
+
+
+class KeywordBackend(StrEnum):
+    AUTO = "auto"  # elasticsearch when ELASTICSEARCH_URL is set, else tantivy
+    TANTIVY = "tantivy"  # embedded, under DATA_DIR/keyword
+    ELASTICSEARCH = "elasticsearch"  # the cluster at ELASTICSEARCH_URL
+
+
+class QCBackend(StrEnum):
+    AUTO = "auto"  # gemini when GEMINI_API_KEY is set, else local
+    LOCAL = "local"  # rules, zero-shot and image-text agreement on our own model
+    GEMINI = "gemini"
+
+
+class BackendSettings(_Group):
+    """Which implementation serves each role; ``auto`` decides from which URL or key is set.
+    An explicit choice whose URL or key is missing stops the start (pipeline/backends.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    vector_backend: VectorBackend = VectorBackend.AUTO
+    keyword_backend: KeywordBackend = KeywordBackend.AUTO
+    qc_backend: QCBackend = QCBackend.AUTO
+
+
+class ImageStoreBackend(StrEnum):
+    DIR = "dir"
+    S3 = "s3"
+
+
+class ImageStoreSettings(_Group):
+    """Where product images are kept once, by SHA-256 (docs/images.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="IMAGE_STORE_", extra="ignore", frozen=True)
+
+    backend: ImageStoreBackend = ImageStoreBackend.DIR
+    dir: Path | None = None  # dir: DATA_DIR/images when unset
+    # s3: the endpoint and bucket, path-style: https://s3.eu-west-1.amazonaws.com/my-bucket
+    url: AnyHttpUrl | None = None
+    region: str = Field(default="us-east-1", pattern=r"^[a-z0-9\-]{1,64}$")
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    prefix: str = Field(default="images/", pattern=r"^[A-Za-z0-9._\-/]{0,200}$")
+    timeout: PositiveFloat = 30.0
+
+
 class WebhookSettings(_Group):
     """Seller webhooks: sync events POSTed with an HMAC signature, retried with backoff."""
 
@@ -320,6 +438,7 @@ class WebhookSettings(_Group):
 
 _GROUPS: dict[str, type[_Group]] = {
     "core": CoreSettings,
+    "backends": BackendSettings,
     "redis": RedisSettings,
     "jobs": JobSettings,
     "milvus": MilvusSettings,
@@ -330,9 +449,11 @@ _GROUPS: dict[str, type[_Group]] = {
     "ray": RaySettings,
     "catalog": CatalogSettings,
     "api": ApiSettings,
+    "search": SearchSettings,
     "ops": OpsSettings,
     "schedule": ScheduleSettings,
     "webhooks": WebhookSettings,
+    "image_store": ImageStoreSettings,
 }
 
 
@@ -342,6 +463,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     core: CoreSettings = Field(default_factory=CoreSettings)
+    backends: BackendSettings = Field(default_factory=BackendSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
@@ -352,16 +474,27 @@ class Settings(BaseModel):
     ray: RaySettings = Field(default_factory=RaySettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    image_store: ImageStoreSettings = Field(default_factory=ImageStoreSettings)
 
     @property
     def data_dir(self) -> Path:
         return self.core.data_dir
 
+    @classmethod
+    def defaults(cls) -> Settings:
+        """Every setting at its default, reading nothing from the environment (tests build
+        on this, so a variable in the caller's shell cannot change what they test)."""
+        return cls.model_validate(
+            {name: group.model_construct() for name, group in _GROUPS.items()}
+        )
+
     def with_overrides(self, **groups: Mapping[str, Any]) -> Settings:
-        """A copy with some fields of some groups replaced, validated like the environment."""
+        """A copy with some fields of some groups replaced, validated like the environment.
+        Every field is passed explicitly, so the environment fills in nothing."""
         updated: dict[str, Any] = {}
         for name, fields in groups.items():
             group_cls = _GROUPS[name]
@@ -410,10 +543,16 @@ def _describe(group_cls: type[_Group], exc: ValidationError) -> str:
     return "invalid settings: " + "; ".join(problems)
 
 
+def environment_names() -> list[str]:
+    """Every variable a setting is read from."""
+    return [g.env_name(field) for g in _GROUPS.values() for field in g.model_fields]
+
+
 def load_settings() -> Settings:
     """Read every group from the environment.
 
-    Raises ConfigError naming each offending variable and the rule it broke.
+    Raises ConfigError naming each offending variable and the rule it broke, or a
+    backend named explicitly without the URL or key it needs.
     """
     built: dict[str, _Group] = {}
     for name, group_cls in _GROUPS.items():
@@ -421,4 +560,8 @@ def load_settings() -> Settings:
             built[name] = group_cls()
         except ValidationError as exc:
             raise ConfigError(_describe(group_cls, exc)) from exc
-    return Settings.model_validate(built)
+    settings = Settings.model_validate(built)
+    from pipeline.backends import check_backends  # it builds on this module
+
+    check_backends(settings)
+    return settings

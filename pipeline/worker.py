@@ -18,9 +18,12 @@ from typing import Any
 
 import ray
 
+from pipeline.backends import qc_backend
+from pipeline.blobs import open_blob_store
 from pipeline.dispatcher import Dispatcher
 from pipeline.embedding.actors import RaySiglipEmbedder
 from pipeline.embedding.stage import EmbedStage
+from pipeline.fetch.fetcher import SafeFetcher
 from pipeline.keyword.base import KeywordIndex
 from pipeline.ledger import RedisLedger
 from pipeline.ops.metrics import worker_metrics
@@ -31,12 +34,14 @@ from pipeline.remote.keyword_writer import RayKeywordIndex
 from pipeline.remote.scraper import RayScraper
 from pipeline.runtime import Runtime
 from pipeline.schedule.loops import seller_loops
-from pipeline.settings import Settings
+from pipeline.sellers import RedisSellerDirectory
+from pipeline.settings import QCBackend, Settings
 from pipeline.stages.base import StageHandler
 from pipeline.stages.embed import EmbedHandler
 from pipeline.stages.index import IndexHandler
 from pipeline.stages.qc import QCHandler
 from pipeline.stages.scrape import ScrapeHandler, SyncSellerHandler
+from pipeline.stored_images import StoredImages
 from pipeline.vectors.base import VectorStore
 from pipeline.vectors.milvus import MilvusVectorStore
 
@@ -48,6 +53,10 @@ INDEX_BATCH = 64
 def ensure_ray(settings: Settings) -> bool:
     """Connect to ``RAY_ADDRESS`` or start a local Ray; True when this call started it."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Serve's HTTP proxy is uvicorn, which by default takes X-Forwarded-For from loopback
+    # as the client address; the API trusts only API_TRUSTED_PROXIES (serve/client_address).
+    # A Ray started here passes this to the proxy; cluster.yaml sets it for `ray start`.
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     if ray.is_initialized():
         return False
     address = settings.ray.address or "local"
@@ -73,8 +82,8 @@ async def worker_parts(settings: Settings, runtime: Runtime) -> AsyncIterator[Wo
     """Start every stage's backend; stop what was started here on exit."""
     async with contextlib.AsyncExitStack() as stack:
         client = runtime.redis()
-        ledger = RedisLedger(client, settings.jobs)
-        products = RedisProductStore(client)
+        ledger = RedisLedger(client, settings.jobs, keys=settings.redis.keys)
+        products = RedisProductStore(client, settings.redis.keys)
         vectors = await asyncio.to_thread(MilvusVectorStore.from_settings, settings)
         stack.callback(vectors.close)
         keywords = await asyncio.to_thread(RayKeywordIndex.start, settings)
@@ -84,7 +93,14 @@ async def worker_parts(settings: Settings, runtime: Runtime) -> AsyncIterator[Wo
             random_weights=settings.siglip.random_weights_for_benchmarks,
         )
         stack.push_async_callback(embedder.aclose)
-        embed_stage = EmbedStage.from_settings(settings, embedder)
+        # One fetcher and one image store for every stage of this process: a seller's host
+        # sees one politeness budget, and embed and QC read the bytes the scrape checked.
+        store = open_blob_store(settings)
+        stack.callback(store.close)
+        fetcher = SafeFetcher(settings.catalog, images=store)
+        stack.push_async_callback(fetcher.aclose)
+        images = StoredImages(store, fetcher)
+        embed_stage = EmbedStage.from_settings(settings, embedder, images)
         stack.push_async_callback(embed_stage.aclose)
         scraper = RayScraper.start(settings)
         stack.push_async_callback(scraper.aclose)
@@ -93,18 +109,19 @@ async def worker_parts(settings: Settings, runtime: Runtime) -> AsyncIterator[Wo
         checker = build_quality_checker(settings, client, embedder=embedder if meaningful else None)
         stack.push_async_callback(checker.aclose)  # Gemini's HTTP clients hold sockets
         worker_metrics().watch_qc_cache(checker)
-        fetch_image = None
-        if settings.gemini.api_key is not None:
-            from pipeline.fetch.fetcher import SafeFetcher
-
-            fetcher = SafeFetcher(settings.catalog)
-            stack.push_async_callback(fetcher.aclose)
-            fetch_image = fetcher.fetch_image
+        # The local checker judges vectors and text; Gemini sees the photo too.
+        read_image = images.read if qc_backend(settings) is QCBackend.GEMINI else None
         handlers: list[StageHandler] = [
             SyncSellerHandler(),
-            ScrapeHandler(scraper, products, vectors, keywords),
+            ScrapeHandler(
+                scraper,
+                products,
+                vectors,
+                keywords,
+                RedisSellerDirectory(client, settings.redis.keys),
+            ),  # fmt: skip
             EmbedHandler(embed_stage, vectors, products, batch_size=settings.siglip.max_batch_size),
-            QCHandler(checker, vectors, keywords, products, fetch_image),
+            QCHandler(checker, vectors, keywords, products, read_image),
             IndexHandler(keywords, products, batch_size=INDEX_BATCH),
         ]
         dispatcher = Dispatcher(

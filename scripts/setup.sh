@@ -24,6 +24,9 @@ if [ ! -f "$stamp" ]; then
   # multi-GB torch that does not match it (torch 2.13 alone breaks `import open_clip`).
   .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
   .venv/bin/python -m pip install -q -e ".[test]"
+  # Unpack the Milvus standalone binary of the milvus wheel (test extra) once, ahead of
+  # the first test that starts one.
+  .venv/bin/python -c "from pipeline.local.milvus_standalone import standalone_binary as b; b()"
   rm -f .venv/.catalog-sync-*
   touch "$stamp"
 fi

@@ -25,14 +25,17 @@ from pipeline.keys import ApiKeyStore
 from pipeline.ledger import RedisLedger, RedisRateLimiter
 from pipeline.ops.serve_scaling import replica_options
 from pipeline.products import RedisProductStore
+from pipeline.redact import redact_root_handlers
 from pipeline.runtime import Runtime
 from pipeline.search import QueryEncoder
+from pipeline.search_setup import open_search_stores
 from pipeline.settings import Settings, load_settings
 from pipeline.syncs import url_checker
+from serve.body_limit import BodyLimitMiddleware
 from serve.deps import ApiDeps
 from serve.encoder import HandleQueryEncoder, QueryEncoderDeployment
-from serve.guards import GuardMiddleware
-from serve.routes import admin, products, search, sellers, syncs, web
+from serve.guards import GuardMiddleware, body_limit_for
+from serve.routes import admin, dlq, docs, products, search, sellers, suggest, syncs, web
 from serve.routes.metrics import install_ops
 
 logger = logging.getLogger(__name__)
@@ -51,10 +54,18 @@ def create_api(deps: ApiDeps) -> FastAPI:
         version="0.1.0",
         description="Sync WhatsApp Business catalogs; search them by text and photo.",
         lifespan=lifespan,
+        docs_url=None,  # our own /docs: pinned assets in a sandbox (serve/routes/docs.py)
+        redoc_url=None,
     )
     app.state.deps = deps
-    app.add_middleware(GuardMiddleware, rate_check=deps.rate_check, keys=deps.keys)
-    for module in (search, syncs, products, admin, web, sellers):
+    app.add_middleware(
+        GuardMiddleware, rate_check=deps.rate_check, keys=deps.keys, addresses=deps.addresses
+    )
+    # Added last, so outermost: bytes are counted before rate limits, keys or parsers.
+    app.add_middleware(
+        BodyLimitMiddleware, limit_for=body_limit_for, timeout_s=deps.settings.api.body_timeout_s
+    )
+    for module in (search, suggest, syncs, products, admin, dlq, web, sellers, docs):
         app.include_router(module.router)
     install_ops(app, deps)  # GET /metrics, the dashboard at GET /, search timings
 
@@ -79,23 +90,21 @@ def build_deps(
     settings: Settings, encoder: QueryEncoder, runtime: Runtime | None = None
 ) -> ApiDeps:
     """Connect to Redis, the vector store and the keyword index (read-only) from settings."""
-    from pipeline.keyword.factory import open_keyword_index
-    from pipeline.vectors.milvus import MilvusVectorStore
-
     runtime = runtime or Runtime(settings)
     client: redis.Redis = runtime.redis()
-    vectors = MilvusVectorStore.from_settings(settings)
-    keywords = open_keyword_index(settings, writable=False)
+    vectors, keywords = open_search_stores(settings)
     closers: list[Callable[[], Any]] = [vectors.close, keywords.close, runtime.close]
     admin_key = settings.api.admin_key
     return ApiDeps(
         settings=settings,
         redis=client,
         aredis=aredis.Redis.from_url(runtime.redis_url()),
-        ledger=RedisLedger(client, settings.jobs),
-        products=RedisProductStore(client),
-        keys=ApiKeyStore(client, admin_key.get_secret_value() if admin_key else None),
-        limiter=RedisRateLimiter(client),
+        ledger=RedisLedger(client, settings.jobs, keys=settings.redis.keys),
+        products=RedisProductStore(client, settings.redis.keys),
+        keys=ApiKeyStore(
+            client, settings.redis.keys, admin_key.get_secret_value() if admin_key else None
+        ),
+        limiter=RedisRateLimiter(client, settings.redis.keys),
         vectors=vectors,
         keywords=keywords,
         encoder=encoder,
@@ -141,4 +150,5 @@ class ApiIngress:
         self._encoder_handle = encoder_handle
 
     def __serve_build_asgi_app__(self) -> FastAPI:
+        redact_root_handlers()  # Ray configured this replica's logging, not our CLI
         return create_api(build_deps(self._settings, HandleQueryEncoder(self._encoder_handle)))

@@ -14,15 +14,17 @@ import redis.asyncio as aredis
 
 from pipeline.keys import ApiKeyStore
 from pipeline.keyword.base import KeywordIndex
-from pipeline.ledger import JobSpec, RedisLedger, RedisRateLimiter
-from pipeline.products import ProductStatus, RedisProductStore, StoredProduct
-from pipeline.records import JobType, QCDecision, QCVerdict
-from pipeline.search import HybridSearcher, QueryEncoder
+from pipeline.ledger import RedisLedger, RedisRateLimiter
+from pipeline.products import RedisProductStore
+from pipeline.search import QueryEncoder
+from pipeline.search_setup import build_searcher
 from pipeline.settings import Settings
 from pipeline.syncs import UrlCheck
 from pipeline.vectors.base import VectorStore
-from pipeline.vectors.mirror import LiveVectorMirror
-from serve.guards import ASSET_BUCKET, ASSET_RATE_FACTOR
+from serve.client_address import ClientAddresses
+from serve.guards import ASSET_BUCKET, ASSET_RATE_FACTOR, MAX_UPLOAD_BODY
+from serve.stream_caps import StreamCaps
+from serve.upload_images import UploadShrinker
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +45,18 @@ class ApiDeps:
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.searcher = HybridSearcher(
+        self.addresses = ClientAddresses(self.settings.api.trusted_proxies)
+        self.stream_caps = StreamCaps()
+        self.uploads = UploadShrinker(MAX_UPLOAD_BODY)
+        self.closers.append(self.uploads.close)
+        self.searcher = build_searcher(
+            self.settings,
+            client=self.redis,
+            cache=self.aredis,
+            products=self.products,
             vectors=self.vectors,
             keywords=self.keywords,
-            products=self.products,
             encoder=self.encoder,
-            cache=self.aredis,
-            cache_ttl=self.settings.api.search_cache_ttl,
-            text_vectors=not self.settings.siglip.is_tiny,
-            mirror=LiveVectorMirror(
-                self.products, self.vectors, max_rows=self.settings.api.search_mirror_max_rows
-            ),
         )
 
     async def rate_check(self, bucket: str) -> float:
@@ -67,36 +70,6 @@ class ApiDeps:
         except Exception:  # Redis down: serve rather than refuse everyone (readyz says so)
             logger.warning("rate limiter unavailable", exc_info=True)
             return 0.0
-
-    async def review(self, item: StoredProduct, decision: str, reason: str) -> None:
-        """A human decision: approve queues indexing (live after it); reject takes it down."""
-        rec = item.record
-        approved = decision == "approve"
-        verdict = QCVerdict(
-            decision=QCDecision.APPROVED if approved else QCDecision.REJECTED,
-            reasons=[reason or f"manual {decision}"],
-            model="human-review",
-            policy_version=item.verdict.policy_version if item.verdict else "manual",
-            confidence=1.0,
-        )
-        status = ProductStatus.APPROVED if approved else ProductStatus.REJECTED
-        await asyncio.to_thread(
-            self.products.set_status, rec.product_id, rec.content_hash, status, verdict
-        )
-        await asyncio.to_thread(self.vectors.set_status, [rec.product_id], status.value)
-        if approved:
-            payload = {
-                "product_id": rec.product_id,
-                "seller_id": rec.seller_id,
-                "content_hash": rec.content_hash,
-            }
-            await asyncio.to_thread(
-                self.ledger.enqueue,
-                JobSpec(type=JobType.INDEX_PRODUCT, payload=payload, seller_id=rec.seller_id),
-            )
-        # A rejected product may keep its BM25 document until the worker next touches it
-        # (the API holds the index read-only: one writer); search hides it at once, since
-        # it is no longer live.
 
     async def readiness(self) -> dict[str, bool]:
         checks: dict[str, Callable[[], Awaitable[Any]]] = {

@@ -1,9 +1,8 @@
 """Query vectors: the SigLIP text tower for words, the image tower for photos.
 
 :class:`QueryEncoderDeployment` is the Serve deployment: ``@serve.batch`` gathers
-concurrent queries into one forward pass. :class:`EmbedderQueryEncoder` adapts any
-``Embedder`` (the in-process path used by the CLI and tests), and
-:class:`HandleQueryEncoder` calls the deployment from the ingress.
+concurrent queries into one forward pass. :class:`HandleQueryEncoder` calls it from the
+ingress. (The in-process encoder is ``pipeline.search_setup.EmbedderQueryEncoder``.)
 """
 
 from __future__ import annotations
@@ -15,28 +14,11 @@ import numpy as np
 import numpy.typing as npt
 from ray import serve
 
-from pipeline.embedding.base import Embedder
-from pipeline.embedding.images import ImageLimits, decode_image
+from pipeline.embedding.images import decode_image
+from pipeline.images import ImageLimits
 from pipeline.settings import Settings
 
 Vector = npt.NDArray[np.float32]
-
-
-class EmbedderQueryEncoder:
-    """A ``QueryEncoder`` over an ``Embedder`` in this process."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self._embedder = embedder
-
-    async def encode_text(self, text: str) -> Vector:
-        vectors = await self._embedder.embed_texts([text])
-        row: Vector = vectors[0]
-        return row
-
-    async def encode_image(self, image: bytes) -> Vector:
-        vectors = await self._embedder.embed_images([image])
-        row: Vector = vectors[0]
-        return row
 
 
 class QueryEncoderDeployment:
@@ -50,10 +32,7 @@ class QueryEncoderDeployment:
         self._runner = SiglipRunner(
             load_siglip(cfg), device=cfg.device.value, precision=cfg.precision
         )
-        self._limits = ImageLimits(
-            max_bytes=settings.catalog.max_image_bytes,
-            max_pixels=settings.catalog.max_image_pixels,
-        )
+        self._limits = ImageLimits.from_settings(settings.catalog)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
     async def encode_text(self, texts: list[str]) -> list[Vector]:

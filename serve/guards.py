@@ -14,6 +14,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import JSONResponse, Response
 
 from pipeline.keys import ApiKeyStore, Principal
+from serve.client_address import ClientAddresses
 
 logger = logging.getLogger(__name__)
 
@@ -28,34 +29,32 @@ ASSET_RATE_FACTOR = 10
 RateCheck = Callable[[str], Awaitable[float]]  # bucket key -> seconds to wait (0: allowed)
 
 
+def body_limit_for(path: str) -> int:
+    """The most body bytes a route takes (``serve.body_limit`` counts them as they come)."""
+    return MAX_UPLOAD_BODY if path.endswith("/image") else MAX_JSON_BODY
+
+
 def _reject(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 class GuardMiddleware(BaseHTTPMiddleware):
-    """Size limits first, then one token bucket per API key or client address."""
+    """The query-string limit, then one token bucket per API key or client address.
+    (Bodies are limited outside it, by ``serve.body_limit.BodyLimitMiddleware``.)"""
 
-    def __init__(self, app: object, rate_check: RateCheck, keys: ApiKeyStore) -> None:
+    def __init__(
+        self, app: object, rate_check: RateCheck, keys: ApiKeyStore, addresses: ClientAddresses
+    ) -> None:
         super().__init__(app)  # type: ignore[arg-type]
         self._rate_check = rate_check
         self._keys = keys
+        self._addresses = addresses
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         if len(request.url.query) > MAX_QUERY_STRING:
             return _reject(414, f"query string longer than {MAX_QUERY_STRING} bytes")
-        limit = MAX_UPLOAD_BODY if request.url.path.endswith("/image") else MAX_JSON_BODY
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                return _reject(400, "content-length must be a non-negative integer")
-            if int(declared) > limit:
-                return _reject(413, f"body larger than {limit} bytes")
-        elif request.method in ("POST", "PUT", "PATCH") and "chunked" in request.headers.get(
-            "transfer-encoding", ""
-        ):
-            return _reject(411, "a content-length is required")
         bucket = self._bucket(request)
         wait = await self._rate_check(bucket)
         if wait > 0:
@@ -70,10 +69,18 @@ class GuardMiddleware(BaseHTTPMiddleware):
         if principal is not None:
             who = f"key:{principal.key_id}"
         else:
-            who = f"addr:{request.client.host if request.client else 'unknown'}"
+            who = f"addr:{client_address(request, self._addresses)}"
         if request.url.path.startswith(ASSET_PREFIXES):
             return f"{ASSET_BUCKET}{who}"
         return who
+
+
+def client_address(request: Request, addresses: ClientAddresses) -> str:
+    """The caller's address (see ``serve.client_address``), resolved once per request."""
+    if "client_address" not in request.scope.get("state", {}):
+        request.state.client_address = addresses.of(request)
+    address: str = request.state.client_address
+    return address
 
 
 def _bearer(request: Request) -> str | None:
@@ -114,3 +121,9 @@ def require_admin(request: Request, keys: ApiKeyStore) -> Principal:
     if not principal.admin:
         raise HTTPException(status_code=403, detail="an admin key is required")
     return principal
+
+
+def admin_only(request: Request) -> Principal:
+    """``require_admin`` as a route dependency: it runs before the body and parameters
+    are validated, so a caller without an admin key learns nothing from a 422."""
+    return require_admin(request, request.app.state.deps.keys)

@@ -4,7 +4,7 @@ hot-linked image would be blocked by the browser even if a bug let one in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 
 from fastapi import HTTPException
@@ -30,15 +30,23 @@ class PackagePage:
             "Referrer-Policy": "no-referrer",
         }
 
-    def _response(self, name: str, cache_control: str) -> Response:
+    def _response(
+        self, name: str, cache_control: str, replace: Mapping[str, str] | None = None
+    ) -> Response:
         media_type = MEDIA_TYPES[name[name.rindex(".") :]]
         body = self._files.joinpath(name).read_bytes()
+        for old, new in (replace or {}).items():
+            body = body.replace(old.encode(), new.encode())
         headers = {**self._headers, "Cache-Control": cache_control}
         return Response(body, media_type=media_type, headers=headers)
 
-    def page(self) -> Response:
-        """The page, always revalidated so a deploy shows at once."""
-        return self._response(self._page, "no-cache")
+    def page(self, replace: Mapping[str, str] | None = None) -> Response:
+        """The page, always revalidated so a deploy shows at once.
+
+        ``replace`` swaps fixed markers in the HTML for values the server knows (never a
+        user's input: nothing here is escaped).
+        """
+        return self._response(self._page, "no-cache", replace)
 
     def asset(self, name: str) -> Response:
         """One of the page's assets; 404 for any other name."""

@@ -16,13 +16,15 @@ class ThreadedUvicorn:
     Its lifespan closes the app's dependencies on uvicorn's own loop (their async clients
     live there)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, *, proxy_headers: bool = True) -> None:
+        """``proxy_headers`` False: uvicorn leaves X-Forwarded-For alone (as Serve's proxy
+        does under ``FORWARDED_ALLOW_IPS=``); True is uvicorn's default (trust loopback)."""
         self.port = free_port()
         # ws="none": no websocket library is imported (the page uses none), so none of
         # their deprecation warnings can fire.
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", ws="none",
-            access_log=False, lifespan="on", loop="asyncio",
+            access_log=False, lifespan="on", loop="asyncio", proxy_headers=proxy_headers,
         )  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)

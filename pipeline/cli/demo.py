@@ -9,52 +9,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 
 import click
+import redis
 from rich.console import Console
 
-from pipeline.cli.common import configure_logging, settings_from
-from pipeline.cli.pipeline_cmds import print_results
-from pipeline.cli.progress import sync_summary, watch_syncs
+from pipeline.cli.common import api_runner, choose_model, configure_logging, settings_from
+from pipeline.cli.progress import outcome_lines, sync_summary, watch_syncs
+from pipeline.cli.search_cmds import print_results
 from pipeline.runtime import Runtime
 from pipeline.search import SearchFilters, SearchResponse
 from pipeline.settings import Settings
 
 DEMO_QUERIES = ("ceramic mug", "merino wool scarf", "leather wallet")
+SESSION_KEY_TTL_S = 24 * 3600  # outlives a demo session, not a forgotten laptop
 
 
-def _choose_model(settings: Settings, console: Console) -> Settings:
-    """The configured SigLIP if its weights are at hand, else the tiny model, said plainly."""
-    from pipeline.embedding.models import weights_available
+def serving_lines(client: redis.Redis, settings: Settings, api_url: str, site_url: str) -> str:
+    """What the demo prints once the API serves, with an admin key made for this session.
 
-    if weights_available(settings.siglip):
-        return settings
-    if os.environ.get("SIGLIP_MODEL") or os.environ.get("SIGLIP_CHECKPOINT"):
-        raise click.ClickException(
-            f"SigLIP weights for {settings.siglip.model} are not available offline: set "
-            "SIGLIP_CHECKPOINT to a local open_clip checkpoint, or unset SIGLIP_MODEL"
-        )
-    console.print(
-        f"[yellow]No {settings.siglip.model} weights are cached on this machine, so the demo "
-        "uses the tiny untrained SigLIP: keyword (BM25) search is real, vector and photo "
-        "similarity are meaningless. Set SIGLIP_CHECKPOINT for real vectors.[/yellow]"
+    The key is an ordinary stored key (``keys list`` shows it, ``keys revoke`` ends it)
+    that expires after a day, so the dashboard can be opened without reading the code.
+    """
+    from pipeline.keys import ApiKeyStore
+
+    key = ApiKeyStore(client, settings.redis.keys).create(
+        seller_id=None, admin=True, ttl_s=SESSION_KEY_TTL_S
     )
-    return settings.with_overrides(siglip={"model": "tiny"})
+    return (
+        f"\nsearch:     {api_url}/search\n"
+        f"dashboard:  {api_url}/\n"
+        f"admin key:  {key}  (paste it into the dashboard; expires in 24 h)\n"
+        f"API:        {api_url}/v1/search?q=mug\n"
+        f"docs:       {api_url}/docs\n"
+        f"ready:      {api_url}/readyz\n"
+        f"catalog:    {site_url}\n"
+        "Ctrl-C to stop."
+    )
 
 
 async def _searches(settings: Settings, queries: tuple[str, ...]) -> list[SearchResponse]:
-    from pipeline.embedding.local import LocalSiglipEmbedder
-    from serve.app import build_deps
-    from serve.encoder import EmbedderQueryEncoder
+    from pipeline.search_setup import local_searcher
 
-    embedder = LocalSiglipEmbedder.from_settings(settings)
-    deps = build_deps(settings, EmbedderQueryEncoder(embedder))
-    try:
-        return [await deps.searcher.search_text(q, SearchFilters(), limit=5) for q in queries]
-    finally:
-        await deps.aclose()
-        await embedder.aclose()
+    async with local_searcher(settings) as searcher:
+        return [await searcher.search_text(q, SearchFilters(), limit=5) for q in queries]
 
 
 @click.command()
@@ -73,7 +71,7 @@ def demo(ctx: click.Context, no_serve: bool, port: int | None, bulk: int) -> Non
     console = Console()
     settings = settings_from(ctx)
     configure_logging(settings.with_overrides(core={"log_level": "WARNING"}))
-    settings = _choose_model(settings, console)
+    settings = choose_model(settings, console)
     with contextlib.ExitStack() as stack:
         site = stack.enter_context(SampleSite(bulk_products=bulk))
         allowed = (*settings.catalog.allowed_hosts, site.netloc)
@@ -90,7 +88,7 @@ def demo(ctx: click.Context, no_serve: bool, port: int | None, bulk: int) -> Non
         worker = BackgroundWorker(settings).start()
         stack.callback(worker.stop)
 
-        ledger = RedisLedger(client, settings.jobs)
+        ledger = RedisLedger(client, settings.jobs, keys=settings.redis.keys)
         syncs = {
             seller.phone: start_sync(
                 ledger, client, seller.phone, f"{site.base_url}/c/{seller.phone}"
@@ -99,6 +97,8 @@ def demo(ctx: click.Context, no_serve: bool, port: int | None, bulk: int) -> Non
         }
         finals = watch_syncs(lambda sid: sync_view(ledger, client, sid), syncs, console)
         console.print(sync_summary(finals))
+        for line in outcome_lines(finals):
+            console.print(line, markup=False, highlight=False)
 
         for query, resp in zip(DEMO_QUERIES, asyncio.run(_searches(settings, DEMO_QUERIES)),
                                strict=True):  # fmt: skip
@@ -106,16 +106,10 @@ def demo(ctx: click.Context, no_serve: bool, port: int | None, bulk: int) -> Non
         if no_serve:
             return
 
-        from serve.runner import start_api, stop_api, wait_for_interrupt
-
-        url = start_api(settings, settings.api.host, port or settings.api.port)
-        stack.callback(stop_api)
+        api = api_runner(ctx)
+        url = api.start_api(settings, settings.api.host, port or settings.api.port)
+        stack.callback(api.stop_api)
         console.print(
-            f"\nsearch:   {url}/search\n"
-            f"API:      {url}/v1/search?q=mug\n"
-            f"docs:     {url}/docs\n"
-            f"ready:    {url}/readyz\n"
-            f"catalog:  {site.base_url}\n"
-            "Ctrl-C to stop."
+            serving_lines(client, settings, url, site.base_url), markup=False, highlight=False
         )
-        wait_for_interrupt()
+        api.wait_for_interrupt()

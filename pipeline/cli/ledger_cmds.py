@@ -14,6 +14,7 @@ from rich.table import Table
 
 from pipeline.cli.common import configure_logging, settings_from
 from pipeline.ledger import Job, LedgerStats, RedisLedger
+from pipeline.notify.outbox import RedisWebhookOutbox
 from pipeline.ops import alerts
 from pipeline.records import JobType
 from pipeline.runtime import Runtime
@@ -26,7 +27,14 @@ def _ledger(ctx: click.Context) -> Iterator[RedisLedger]:
     settings = settings_from(ctx)
     configure_logging(settings)
     with Runtime(settings) as runtime:
-        yield RedisLedger(runtime.redis(), settings.jobs)
+        yield RedisLedger(runtime.redis(), settings.jobs, keys=settings.redis.keys)
+
+
+@contextmanager
+def _outbox(ctx: click.Context) -> Iterator[RedisWebhookOutbox]:
+    settings = settings_from(ctx)
+    with Runtime(settings) as runtime:
+        yield RedisWebhookOutbox(runtime.redis(), settings.redis.keys)
 
 
 def _age(seconds: float | None) -> str:
@@ -79,7 +87,7 @@ def stats(
     configure_logging(settings)
     with Runtime(settings) as runtime:
         client = runtime.redis()
-        ledger = RedisLedger(client, settings.jobs)
+        ledger = RedisLedger(client, settings.jobs, keys=settings.redis.keys)
         shown = 0
         while True:
             snapshot = ledger.stats()
@@ -147,6 +155,21 @@ def dlq_list(
         click.echo(_job_line(job))
     if not jobs:
         click.echo("no dead jobs")
+    with _outbox(ctx) as outbox:
+        dead_hooks = outbox.dead_count()
+    if dead_hooks:
+        click.echo(f"{dead_hooks} dead webhook deliveries: catalog-sync dlq webhooks")
+
+
+@dlq.command("webhooks")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.pass_context
+def dlq_webhooks(ctx: click.Context, limit: int) -> None:
+    """Webhook deliveries that gave up (newest first), as JSON lines: the same list as
+    ``catalog-sync sellers webhook-dead``."""
+    with _outbox(ctx) as outbox:
+        for delivery in outbox.dead(limit):
+            click.echo(json.dumps(delivery))
 
 
 @dlq.command("show")
@@ -181,10 +204,9 @@ def dlq_replay(
     """Send dead jobs back to their queue with fresh attempts."""
     _selection(job_ids, job_type, seller, all_)
     with _ledger(ctx) as ledger:
-        if job_ids:
-            count = ledger.dlq.replay(list(job_ids))
-        else:
-            count = ledger.replay_all(JobType(job_type) if job_type else None, seller)
+        ids = list(job_ids) if job_ids else None
+        type_ = JobType(job_type) if job_type else None
+        count = ledger.replay_many(ids, type=type_, seller_id=seller)
     click.echo(f"replayed {count} job(s)")
 
 

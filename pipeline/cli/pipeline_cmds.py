@@ -1,4 +1,4 @@
-"""CLI: ``worker``, ``serve``, ``sync``, ``search``, ``keys``."""
+"""CLI: ``worker``, ``serve``, ``sync``, ``keys``."""
 
 from __future__ import annotations
 
@@ -6,19 +6,18 @@ import asyncio
 import json
 import signal
 import time
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.common import configure_logging, settings_from
-from pipeline.cli.progress import sync_summary, watch_syncs
+from pipeline.cli.common import api_runner, configure_logging, settings_from
+from pipeline.cli.progress import outcome_lines, sync_summary, watch_syncs
 from pipeline.errors import CatalogSyncError
 from pipeline.records import Priority
 from pipeline.runtime import Runtime
-from pipeline.search import SearchFilters, SearchResponse
 from pipeline.settings import Settings
+from pipeline.sources.base import SourceKind
 
 
 def _run_until_signal(settings: Settings) -> None:
@@ -56,15 +55,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     settings = settings_from(ctx)
     configure_logging(settings)
     from pipeline.worker import ensure_ray
-    from serve.runner import start_api, stop_api, wait_for_interrupt
 
+    api = api_runner(ctx)
     ensure_ray(settings)
     try:
-        url = start_api(settings, host or settings.api.host, port or settings.api.port)
+        url = api.start_api(settings, host or settings.api.host, port or settings.api.port)
         click.echo(f"catalog-sync API at {url}  (OpenAPI docs: {url}/docs); Ctrl-C to stop")
-        wait_for_interrupt()
+        api.wait_for_interrupt()
     finally:
-        stop_api()
+        api.stop_api()
 
 
 @click.command()
@@ -77,7 +76,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     help="Default: the seller's tier (premium: high, standard: normal, basic: low).",
 )
 @click.option("--source", default="auto", show_default=True,
-              type=click.Choice(["auto", "whatsapp", "graph", "storefront", "feed"]))  # fmt: skip
+              type=click.Choice([k.value for k in SourceKind]))  # fmt: skip
 @click.option("--wait", is_flag=True, help="Show progress per stage until the sync ends.")
 @click.pass_context
 def sync(
@@ -91,7 +90,7 @@ def sync(
     console = Console()
     with Runtime(settings) as runtime:
         client = runtime.redis()
-        ledger = RedisLedger(client, settings.jobs)
+        ledger = RedisLedger(client, settings.jobs, keys=settings.redis.keys)
         try:
             started = start_sync(
                 ledger, client, seller_id, url,
@@ -108,58 +107,10 @@ def sync(
             lambda sid: sync_view(ledger, client, sid), {seller_id: started.sync_id}, console
         )
         console.print(sync_summary(finals))
+        for line in outcome_lines(finals):
+            console.print(line, markup=False, highlight=False)
         if finals[seller_id]["state"] != "completed":
             raise SystemExit(1)
-
-
-def print_results(console: Console, resp: SearchResponse, title: str) -> None:
-    table = Table(title=f"{title}  ({resp.took_ms:.1f} ms{', cached' if resp.cached else ''})")
-    for column in ("#", "score", "name", "price", "seller", "product id"):
-        table.add_column(column)
-    for i, hit in enumerate(resp.results, start=1):
-        price = f"{hit.price} {hit.currency or ''}".strip() if hit.price else "-"
-        table.add_row(
-            str(i), f"{hit.score:.4f}", hit.name[:60], price, hit.seller_id, hit.product_id
-        )
-    if not resp.results:
-        table.caption = "no live product matches"
-    console.print(table)
-
-
-@click.command()
-@click.argument("words", required=False, default="")
-@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--seller", "seller_id", default=None)
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
-@click.pass_context
-def search(
-    ctx: click.Context, words: str, image: Path | None, seller_id: str | None, limit: int
-) -> None:
-    """Search live products by words, or by a photo with --image; prints a table."""
-    if not words and image is None:
-        raise click.UsageError("give search words or --image PATH")
-    settings = settings_from(ctx)
-    from pipeline.embedding.local import LocalSiglipEmbedder
-    from serve.app import build_deps
-    from serve.encoder import EmbedderQueryEncoder
-
-    async def main() -> SearchResponse:
-        embedder = LocalSiglipEmbedder.from_settings(settings)
-        deps = build_deps(settings, EmbedderQueryEncoder(embedder))
-        try:
-            filters = SearchFilters(seller_id=seller_id)
-            if image is not None:
-                return await deps.searcher.search_image(image.read_bytes(), filters, limit)
-            return await deps.searcher.search_text(words, filters, limit)
-        finally:
-            await deps.aclose()
-            await embedder.aclose()
-
-    try:
-        resp = asyncio.run(main())
-    except CatalogSyncError as exc:
-        raise click.ClickException(str(exc)) from exc
-    print_results(Console(), resp, f"search: {words or image}")
 
 
 @click.group()
@@ -182,7 +133,7 @@ def keys_create(
     settings = settings_from(ctx)
     with Runtime(settings) as runtime:
         try:
-            key = ApiKeyStore(runtime.redis()).create(
+            key = ApiKeyStore(runtime.redis(), settings.redis.keys).create(
                 seller_id=seller_id, admin=admin, ttl_s=int(ttl_days * 86400)
             )
         except ValueError as exc:
@@ -195,6 +146,57 @@ def keys_create(
         click.echo(key)
 
 
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
+@click.pass_context
+def keys_list(ctx: click.Context, as_json: bool) -> None:
+    """List stored keys: id, seller or admin, created, expiry (never the key itself)."""
+    from pipeline.keys import ApiKeyStore
+
+    settings = settings_from(ctx)
+    with Runtime(settings) as runtime:
+        infos = ApiKeyStore(runtime.redis(), settings.redis.keys).list()
+    if as_json:
+        for info in infos:
+            click.echo(json.dumps({"key_id": info.key_id, "seller_id": info.seller_id,
+                                   "admin": info.admin, "created": info.created,
+                                   "expires_at": info.expires_at}))  # fmt: skip
+        return
+    table = Table(title=f"API keys ({len(infos)})")
+    for column in ("id", "for", "created", "expires"):
+        table.add_column(column, no_wrap=True)
+    for info in infos:
+        who = "admin" if info.admin else f"seller {info.seller_id}"
+        table.add_row(info.key_id, who, _when(info.created), _when(info.expires_at))
+    if not infos:
+        table.caption = "no keys: create one with 'catalog-sync keys create'"
+    Console().print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke a key by its id from 'keys list' (a unique prefix is enough)."""
+    from pipeline.keys import ApiKeyStore
+
+    settings = settings_from(ctx)
+    with Runtime(settings) as runtime:
+        try:
+            revoked = ApiKeyStore(runtime.redis(), settings.redis.keys).revoke_id(key_id)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    if not revoked:
+        raise click.ClickException(f"no key with id {key_id!r} (see 'catalog-sync keys list')")
+    click.echo(f"revoked key {key_id}")
+
+
 def register(group: click.Group) -> None:
-    for command in (worker, serve, sync, search, keys):
+    for command in (worker, serve, sync, keys):
         group.add_command(command)

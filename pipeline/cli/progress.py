@@ -47,7 +47,7 @@ def watch_syncs(
                     totals[stage][0] += counts.get("total", 0)
                     totals[stage][1] += counts.get("completed", 0)
                     totals[stage][2] += counts.get("dead", 0)
-                if current["state"] in ("completed", "dead"):
+                if current["ended"]:
                     finals[label] = current
             for stage, (total, completed, dead) in totals.items():
                 progress.update(
@@ -55,6 +55,25 @@ def watch_syncs(
                 )
             time.sleep(POLL_S)
     return finals
+
+
+def outcome_lines(finals: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per sync that did not simply complete: its state, failed jobs per stage
+    and its first reason (what an operator needs to act)."""
+    lines = []
+    for label, view in finals.items():
+        if view["state"] == "completed":
+            continue
+        failed = ", ".join(f"{n} {stage}" for stage, n in (view.get("failed_jobs") or {}).items())
+        reason = view.get("last_error") or {}
+        text = f"{label}: {view['state']}"
+        if failed:
+            text += f" ({failed} failed)"
+        if reason:
+            kind = str(reason.get("error_type", "")).rpartition(".")[2]
+            text += f": {kind}: {reason.get('message', '')}" if kind else f": {reason['message']}"
+        lines.append(text)
+    return lines
 
 
 def sync_summary(finals: dict[str, dict[str, Any]]) -> Table:

@@ -15,9 +15,9 @@ import click
 from pipeline.cli.common import configure_logging, settings_from
 from pipeline.errors import PermanentError
 from pipeline.fetch.guard import UrlGuard
-from pipeline.ledger import RedisLedger
 from pipeline.notify import check_webhook_url
 from pipeline.notify.outbox import RedisWebhookOutbox
+from pipeline.products import RedisProductStore
 from pipeline.runtime import Runtime
 from pipeline.schedule.lock import RedisLeaderLock
 from pipeline.sellers import RedisSellerDirectory, SellerTier
@@ -35,7 +35,11 @@ def _directory(ctx: click.Context) -> Iterator[tuple[Settings, RedisSellerDirect
     configure_logging(settings)
     with Runtime(settings) as runtime:
         period = settings.schedule.resync_hours * 3600.0
-        yield settings, RedisSellerDirectory(runtime.redis(), resync_period_s=period), runtime
+        yield (
+            settings,
+            RedisSellerDirectory(runtime.redis(), settings.redis.keys, resync_period_s=period),
+            runtime,
+        )
 
 
 def _when(ts: float | None) -> str:
@@ -64,12 +68,19 @@ def sellers() -> None:
 @click.option("--webhook-url", help="sync events are POSTed here, signed")
 @click.option("--webhook-secret", help="HMAC key (default: generated, printed once)")
 @click.option("--remove-webhook", is_flag=True)
+@click.option("--name", "display_name", help="shown to shoppers ('' clears it)")
+@click.option("--whatsapp", help="number with country code: shoppers chat here ('' clears)")
+@click.option("--shop-url", help="the shop's web page, for sellers without WhatsApp")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def set_(ctx: click.Context, seller_id: str, tier: str | None, catalog_url: str | None,
          source: str | None, webhook_url: str | None, webhook_secret: str | None,
-         remove_webhook: bool, as_json: bool) -> None:  # fmt: skip
-    """Create or update a seller's profile; fields not given keep their value."""
+         remove_webhook: bool, display_name: str | None, whatsapp: str | None,
+         shop_url: str | None, as_json: bool) -> None:  # fmt: skip
+    """Create or update a seller's profile; fields not given keep their value.
+
+    Name and contact set here win over what a catalog says (a sync fills them only
+    where they are empty)."""
     with _directory(ctx) as (settings, directory, _):
         try:
             if catalog_url is not None:
@@ -85,6 +96,9 @@ def set_(ctx: click.Context, seller_id: str, tier: str | None, catalog_url: str 
                 webhook_url=webhook_url,
                 webhook_secret=webhook_secret,
                 remove_webhook=remove_webhook,
+                display_name=display_name,
+                whatsapp=whatsapp,
+                shop_url=shop_url,
             )
         except (PermanentError, TimeoutError) as exc:
             raise click.ClickException(str(exc) or "webhook host did not resolve") from exc
@@ -115,17 +129,28 @@ def show(ctx: click.Context, seller_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def list_(ctx: click.Context, limit: int, offset: int, as_json: bool) -> None:
-    """Registered sellers, oldest first."""
-    with _directory(ctx) as (_, directory, _r):
-        profiles = [p.public() for p in directory.list(offset=offset, limit=limit)]
+    """Every seller: those with a profile (oldest first), then those we hold products
+    for without one, with their live product count and contact."""
+    with _directory(ctx) as (_, directory, runtime):
+        profiles = [p.public() for p in directory.list(offset=0, limit=1000)]
+        known = {p["seller_id"] for p in profiles}
+        for seller_id in directory.seller_ids_with_products():
+            if seller_id not in known:
+                profiles.append({"seller_id": seller_id, "tier": "-", "profile": False})
+        profiles = profiles[offset : offset + limit]
+        products = RedisProductStore(runtime.redis(), directory.keys)
+        for p in profiles:
+            p["products"] = products.seller_counts(p["seller_id"])
     if as_json:
         click.echo(json.dumps(profiles))
         return
+    if not profiles:
+        click.echo("no sellers yet: sync a catalog (catalog-sync sync --seller ID URL)")
     for p in profiles:
-        hook = "webhook" if p["webhook_url"] else "-"
-        click.echo(
-            f"{p['seller_id']:<30} {p['tier']:<9} {hook:<8} next {_when(p['next_sync_due'])}"
-        )
+        live = p["products"].get("live", 0)
+        contact = p.get("whatsapp") and f"wa.me/{p['whatsapp']}" or p.get("shop_url") or "-"
+        name = p.get("display_name") or "-"
+        click.echo(f"{p['seller_id']:<24} {name[:28]:<28} {p['tier']:<9} {live:>5} live  {contact}")
 
 
 @sellers.command()
@@ -144,8 +169,8 @@ def remove(ctx: click.Context, seller_id: str) -> None:
 @click.pass_context
 def webhook_dead(ctx: click.Context, limit: int) -> None:
     """Webhook deliveries that gave up (newest first), as JSON lines."""
-    with _directory(ctx) as (_, _d, runtime):
-        outbox = RedisWebhookOutbox(runtime.redis())
+    with _directory(ctx) as (settings, _d, runtime):
+        outbox = RedisWebhookOutbox(runtime.redis(), settings.redis.keys)
         for delivery in outbox.dead(limit):
             click.echo(json.dumps(delivery))
         click.echo(json.dumps({"pending": outbox.pending(), "stats": outbox.stats()}))
@@ -157,8 +182,10 @@ def scheduler(ctx: click.Context) -> None:
     """Which worker holds the scheduler lock, and the next due re-syncs."""
     with _directory(ctx) as (settings, directory, runtime):
         client = runtime.redis()
-        ns = RedisLedger(client, settings.jobs).keys.ns
-        lock = RedisLeaderLock(client, f"{ns}:scheduler:lock", "cli", 1.0).holder_now()
+        keys = settings.redis.keys
+        lock = RedisLeaderLock(
+            client, keys.scheduler_lock, keys.scheduler_fence, "cli", 1.0
+        ).holder_now()
         click.echo(
             f"leader: {lock[0]} (token {lock[1]}, lease to {_when(lock[2])})"
             if lock

@@ -17,10 +17,13 @@ from pipeline.sources.base import ScrapeResult, SourceKind
 
 
 async def _scrape(settings: Settings, url: str, seller_id: str, kind: SourceKind) -> ScrapeResult:
-    from pipeline.sources.detect import CatalogSources
+    from pipeline.runtime import Runtime
+    from pipeline.sources.detect import CatalogSources, page_reader
 
-    async with CatalogSources(settings.catalog) as sources:
-        return await sources.scrape(url, seller_id, kind)
+    with Runtime(settings) as runtime:
+        reader = page_reader(settings, runtime.redis)
+        async with CatalogSources(settings.catalog, reader=reader) as sources:
+            return await sources.scrape(url, seller_id, kind)
 
 
 @click.command()
@@ -33,7 +36,13 @@ async def _scrape(settings: Settings, url: str, seller_id: str, kind: SourceKind
     show_default=True,
     help="Which catalog source reads the URL.",
 )
-@click.option("--seller-id", default=None, help="Seller id for the records (default: from URL).")
+@click.option(
+    "--seller",
+    "--seller-id",  # the old name, kept as an alias
+    "seller_id",
+    default=None,
+    help="Seller id for the records (default: from URL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one record each.")
 @click.pass_context
 def scrape(ctx: click.Context, url: str, source: str, seller_id: str | None, as_json: bool) -> None:

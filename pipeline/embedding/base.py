@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 Vectors = npt.NDArray[np.float32]  # shape (n, dim), rows L2-normalized
 
-EMBED_DIM = 768
-
 
 class Embedder(Protocol):
     """SigLIP-style image and text towers into one space.

@@ -17,16 +17,12 @@ import numpy as np
 
 from pipeline.embedding.base import Vectors
 from pipeline.embedding.batching import DynamicBatcher
-from pipeline.embedding.images import (
-    ImageLimits,
-    Pixels,
-    PreprocessSpec,
-    decode_image,
-)
+from pipeline.embedding.images import Pixels, PreprocessSpec, decode_image
 from pipeline.embedding.models import load_siglip
 from pipeline.embedding.runner import SiglipRunner
 from pipeline.embedding.towers import BatchedTowers, Row
 from pipeline.errors import PermanentError
+from pipeline.images import ImageLimits
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -81,10 +77,7 @@ class LocalSiglipEmbedder(BatchedTowers):
             max_batch_size=cfg.max_batch_size,
             max_wait_s=cfg.batch_wait_ms / 1000.0,
             decode_workers=cfg.decode_workers,
-            limits=ImageLimits(
-                max_bytes=settings.catalog.max_image_bytes,
-                max_pixels=settings.catalog.max_image_pixels,
-            ),
+            limits=ImageLimits.from_settings(settings.catalog),
         )
 
     @property

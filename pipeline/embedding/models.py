@@ -10,6 +10,9 @@ Three sources, picked from :class:`~pipeline.settings.SiglipSettings`:
 - otherwise ``SIGLIP_MODEL`` + ``SIGLIP_PRETRAINED`` through the Hugging Face hub, as
   open_clip does (weights cached under ``HF_HOME``). With ``HF_HUB_OFFLINE=1`` and no
   cached weights this stops with a :class:`ConfigError` that says what to set instead.
+  ``SIGLIP_MODEL=ViT-B-16-SigLIP-i18n-256`` (open_clip's multilingual SigLIP, 768-d, same
+  ``webli`` tag) takes this path too and is the recommended model for non-English
+  catalogs (see docs/search.md).
 
 SigLIP's preprocessing is applied explicitly (see :mod:`pipeline.embedding.images`):
 open_clip falls back to CLIP's mean/std and shortest-side crop when weights are local.
@@ -31,6 +34,7 @@ import torch
 from open_clip.pretrained import get_pretrained_cfg
 
 from pipeline.embedding.images import PreprocessSpec
+from pipeline.embedding.weights import WEIGHT_FILES
 from pipeline.errors import BackendUnavailable, ConfigError
 from pipeline.settings import SiglipSettings
 
@@ -41,7 +45,7 @@ TINY_SEED = 20240601
 TINY_LABEL = "tiny (untrained test model: useless for search quality)"
 _TINY_CONFIG = Path(__file__).parent / "configs" / f"{TINY_NAME}.json"
 _LOCAL_PREFIX = "local-dir:"
-_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+_WEIGHT_FILES = WEIGHT_FILES
 
 Tokenize = Callable[[list[str]], torch.Tensor]
 
@@ -58,27 +62,6 @@ class LoadedSiglip:
     context_length: int
     model_cfg: dict[str, Any] = field(repr=False)
     trained: bool = True
-
-
-def weights_available(cfg: SiglipSettings) -> bool:
-    """Whether ``load_siglip(cfg)`` can load without the network: the tiny model, a
-    local checkpoint, or hub weights already in the Hugging Face cache. Never downloads."""
-    if cfg.is_tiny:
-        return True
-    if cfg.checkpoint:
-        path = Path(cfg.checkpoint.removeprefix("local-dir:"))
-        return any((path / name).is_file() for name in _WEIGHT_FILES)
-    pretrained_cfg = get_pretrained_cfg(cfg.model, cfg.pretrained) or {}
-    repo_id, filename = posixpath.split(str(pretrained_cfg.get("hf_hub", "")))
-    if not repo_id:
-        return False
-    from huggingface_hub import try_to_load_from_cache
-
-    cache_dir = os.environ.get("HF_HUB_CACHE") or None
-    return any(
-        isinstance(try_to_load_from_cache(repo_id, name, cache_dir=cache_dir), str)
-        for name in ([filename] if filename else _WEIGHT_FILES)
-    )
 
 
 def load_siglip(cfg: SiglipSettings, *, random_weights: bool = False) -> LoadedSiglip:

@@ -1,10 +1,10 @@
 """The embed stage: products in, an image vector and a text vector per product out.
 
-For each product the first image is downloaded through the SSRF-safe fetcher, decoded on
-a thread pool (size and pixel limits, JPEG draft mode) and handed to the embedder as
-uint8 pixels as soon as it is ready, so downloads, decoding and inference overlap: the
-embedder batches whatever has arrived while its previous batch computes. Name +
-description go to the text tower in the same pass.
+For each product the first image is read from the image store (the bytes the scrape
+checked, :mod:`pipeline.stored_images`), decoded on a thread pool (size and pixel limits,
+JPEG draft mode) and handed to the embedder as uint8 pixels as soon as it is ready, so
+reads, decoding and inference overlap: the embedder batches whatever has arrived while
+its previous batch computes. Name + description go to the text tower in the same pass.
 
 Failures belong to one product: a missing, refused, corrupt or oversized image gives that
 product an :class:`EmbedFailure` (permanent: dead-lettered), a host or replica that does
@@ -25,15 +25,17 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.embedding.base import Embedder
-from pipeline.embedding.images import ImageLimits, Pixels, decode_image
+from pipeline.embedding.images import Pixels, decode_image
 from pipeline.errors import BackendUnavailable, CatalogSyncError, PermanentError, RetryableError
+from pipeline.images import ImageLimits
 from pipeline.records import ProductRecord
 from pipeline.settings import Settings
+from pipeline.stored_images import StoredImages
 from pipeline.vectors.base import VectorRow
 
 logger = logging.getLogger(__name__)
 
-FetchImage = Callable[[str], Awaitable[bytes]]
+ReadImage = Callable[[ProductRecord], Awaitable[bytes]]  # a product's first image
 Vector = npt.NDArray[np.float32]
 
 
@@ -77,7 +79,7 @@ class EmbedStage:
     def __init__(
         self,
         embedder: Embedder,
-        fetch_image: FetchImage,
+        read_image: ReadImage,
         *,
         limits: ImageLimits | None = None,
         decode_workers: int = 4,
@@ -85,7 +87,7 @@ class EmbedStage:
         close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.embedder = embedder
-        self._fetch_image = fetch_image
+        self._read_image = read_image
         self.limits = limits or ImageLimits()
         self._decode_pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="embed-decode")
         self._in_flight = asyncio.Semaphore(max_in_flight)
@@ -93,31 +95,28 @@ class EmbedStage:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, embedder: Embedder, fetch_image: FetchImage | None = None
+        cls, settings: Settings, embedder: Embedder, images: StoredImages | None = None
     ) -> EmbedStage:
-        """A stage whose downloads go through :class:`pipeline.fetch.SafeFetcher` by default."""
-        limits = ImageLimits(
-            max_bytes=settings.catalog.max_image_bytes,
-            max_pixels=settings.catalog.max_image_pixels,
-        )
+        """A stage reading the image store; by default its own store and SafeFetcher (the
+        worker passes the process's one :class:`StoredImages`)."""
+        limits = ImageLimits.from_settings(settings.catalog)
         close = None
-        if fetch_image is None:
+        if images is None:
+            from pipeline.blobs import open_blob_store
             from pipeline.fetch.fetcher import SafeFetcher
-            from pipeline.fetch.images import IMAGE_ACCEPT
 
-            fetcher = SafeFetcher(settings.catalog)
-            max_bytes = settings.catalog.max_image_bytes
+            store = open_blob_store(settings)
+            fetcher = SafeFetcher(settings.catalog, images=store)
+            images = StoredImages(store, fetcher)
 
-            async def fetch(url: str) -> bytes:
-                # fetch(), not fetch_image(): the latter decodes fully to check the image,
-                # and we decode anyway (same limits), so a second decode would halve speed.
-                result = await fetcher.fetch(url, max_bytes=max_bytes, accept=IMAGE_ACCEPT)
-                return result.content
+            async def close_own() -> None:
+                await fetcher.aclose()
+                store.close()
 
-            fetch_image, close = fetch, fetcher.aclose
+            close = close_own
         return cls(
             embedder,
-            fetch_image,
+            images.read,
             limits=limits,
             decode_workers=settings.siglip.decode_workers,
             close=close,
@@ -160,7 +159,7 @@ class EmbedStage:
         url = product.image_urls[0]
         async with self._in_flight:
             try:
-                data = await self._fetch_image(url)
+                data = await self._read_image(product)
                 pixels = await self._decode(data)
                 vectors = await self.embedder.embed_pixels(pixels[np.newaxis])
             except CatalogSyncError as exc:

@@ -3,7 +3,6 @@ browser request router. Everything that leaves the machine for a catalog goes th
 
 from pipeline.fetch.fetcher import FetchResult, HttpStatusError, SafeFetcher, retry_after_seconds
 from pipeline.fetch.guard import CheckedURL, UrlGuard, is_public_address, split_url
-from pipeline.fetch.images import check_image
 from pipeline.fetch.limits import HostLimiter
 
 __all__ = [
@@ -13,7 +12,6 @@ __all__ = [
     "HttpStatusError",
     "SafeFetcher",
     "UrlGuard",
-    "check_image",
     "is_public_address",
     "retry_after_seconds",
     "split_url",

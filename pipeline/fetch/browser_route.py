@@ -1,15 +1,13 @@
-"""The SSRF guard inside the browser: every request of a Playwright context goes through here.
+"""What a scraping context may ask for, decided before Chromium sends it.
 
-Chromium would resolve and connect on its own, and Playwright's route handler is not
-called again for redirects, so the router fetches each request itself with
-``route.fetch(max_redirects=0)``: the URL is checked before the fetch, and a redirect's
-``Location`` is checked before the redirect is handed to the browser (which then issues
-the next hop as a new routed request, checked in turn). Bodies over the page limit and
-refused URLs are aborted, and the per-host budget of the HTTP fetcher applies here too.
-WebSockets are refused and service workers blocked (they would bypass routing).
-
-Residual risk: ``route.fetch`` resolves the host name again after our check, so a DNS
-answer that changes in between (rebinding) is not pinned as it is in the SafeFetcher.
+The network door is the egress proxy (:mod:`pipeline.fetch.egress_proxy`): every byte
+Chromium sends goes through it, every hop checked and pinned. This router sits in front
+of it inside the browser, for what only the browser knows: it drops resource types a
+scraper never needs (images are downloaded by the SafeFetcher), refuses WebSockets and
+non-http(s) schemes, and checks each URL with the guard so a refusal carries its reason
+to the scraper early. Allowed requests continue in Chromium, out through the proxy;
+redirect hops never come back here (Playwright does not route them) but do go through
+the proxy. WebRTC is handled by launch flags and :data:`NO_WEBRTC_JS`.
 """
 
 from __future__ import annotations
@@ -17,14 +15,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
-
-from playwright.async_api import Error as PlaywrightError
+from urllib.parse import urlsplit
 
 from pipeline.errors import CatalogSyncError
-from pipeline.fetch.fetcher import REDIRECT_CODES
 from pipeline.fetch.guard import UrlGuard
-from pipeline.fetch.limits import HostLimiter
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Route, WebSocketRoute
@@ -35,28 +29,32 @@ logger = logging.getLogger(__name__)
 SKIPPED_RESOURCES = frozenset({"image", "media", "font", "websocket", "manifest", "other"})
 _LOCAL_SCHEMES = ("data", "blob", "about")
 
+# Run in every frame before the page's scripts: WebRTC's peer connections reach addresses
+# over UDP and TCP that no HTTP proxy sees. The launch flags already keep WebRTC off
+# non-proxied UDP; removing the constructors keeps a catalog page from trying at all.
+NO_WEBRTC_JS = """(() => {
+  for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChannel",
+                      "RTCIceCandidate", "RTCSessionDescription", "RTCRtpSender",
+                      "RTCRtpReceiver", "RTCRtpTransceiver", "RTCDtlsTransport",
+                      "RTCIceTransport", "RTCSctpTransport", "RTCCertificate"]) {
+    try { delete window[name]; } catch (e) {}
+    try { Object.defineProperty(window, name, {value: undefined, configurable: false}); }
+    catch (e) {}
+  }
+})();"""
+
 
 class BrowserRequestGuard:
-    """Routes a context's requests through the guard. ``refused`` counts refusals by reason."""
+    """Routes a context's requests past the guard. ``refused`` counts refusals by reason."""
 
-    def __init__(
-        self,
-        guard: UrlGuard,
-        limiter: HostLimiter,
-        *,
-        max_bytes: int,
-        timeout_s: float,
-        skip_resources: frozenset[str] = SKIPPED_RESOURCES,
-    ) -> None:
+    def __init__(self, guard: UrlGuard, *, skip_resources: frozenset[str] = SKIPPED_RESOURCES):
         self.guard = guard
-        self.limiter = limiter
-        self.max_bytes = max_bytes
-        self.timeout_ms = timeout_s * 1000
         self.skip_resources = skip_resources
         self.refused: Counter[str] = Counter()
         self.requests = 0
 
     async def install(self, context: BrowserContext) -> None:
+        await context.add_init_script(NO_WEBRTC_JS)
         await context.route("**/*", self.handle)
         await context.route_web_socket("**/*", self._refuse_socket)
 
@@ -65,7 +63,7 @@ class BrowserRequestGuard:
         await ws.close(code=1008, reason="websockets are not allowed while scraping")
 
     async def handle(self, route: Route) -> None:
-        """Check, fetch without following redirects, check the Location, hand it over."""
+        """Refuse what the guard refuses; let the rest go on to the egress proxy."""
         request = route.request
         url = request.url
         if urlsplit(url).scheme in _LOCAL_SCHEMES:
@@ -75,31 +73,12 @@ class BrowserRequestGuard:
             await route.abort("blockedbyclient")
             return
         try:
-            checked = await self.guard.check(url)
+            await self.guard.check(url)
         except CatalogSyncError as exc:
             await self._refuse(route, url, str(exc))
             return
         self.requests += 1
-        try:
-            async with self.limiter.slot(checked.host_key):
-                response = await route.fetch(max_redirects=0, timeout=self.timeout_ms)
-        except PlaywrightError as exc:  # connection refused, reset, timeout
-            logger.info("browser fetch of %s failed: %s", url[:200], exc)
-            await route.abort("failed")
-            return
-        if response.status in REDIRECT_CODES:
-            location = response.headers.get("location", "")
-            try:
-                await self.guard.check(urljoin(url, location))
-            except CatalogSyncError as exc:
-                await self._refuse(route, url, f"redirect to {location[:200]}: {exc}")
-                return
-        else:
-            body = await response.body()
-            if len(body) > self.max_bytes:
-                await self._refuse(route, url, f"over the limit of {self.max_bytes} bytes")
-                return
-        await route.fulfill(response=response)
+        await route.continue_()
 
     async def _refuse(self, route: Route, url: str, reason: str) -> None:
         logger.info("browser request refused: %s (%s)", url[:200], reason)

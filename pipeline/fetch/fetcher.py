@@ -26,11 +26,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from pipeline.blobs.base import BlobStore
 from pipeline.errors import BackendUnavailable, PermanentError, RetryableError, UnsafeURLError
 from pipeline.fetch.guard import CheckedURL, UrlGuard
-from pipeline.fetch.images import IMAGE_ACCEPT, check_image
 from pipeline.fetch.limits import HostLimiter
 from pipeline.fetch.pinning import PinnedBackend, PinnedTransport
+from pipeline.images import IMAGE_ACCEPT, ImageLimits, check_image
 from pipeline.settings import CatalogSettings
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return min(max(delta, 0.0), 3600.0)
 
 
-def _request_url(checked: CheckedURL) -> str:
+def request_url(checked: CheckedURL) -> str:
     """The URL as httpx will see it: the host as the guard normalized it (the canonical
     address for an IP literal), so the pinned connection is found under the same name."""
     parts = urlsplit(checked.url)
@@ -124,10 +125,14 @@ class SafeFetcher:
         *,
         guard: UrlGuard | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        images: BlobStore | None = None,
     ) -> None:
-        """``ssl_context`` replaces the default trust store (a private CA, tests)."""
+        """``ssl_context`` replaces the default trust store (a private CA, tests);
+        ``images`` is where :meth:`fetch_image` keeps what it verified."""
         self.catalog = catalog
+        self.images = images
         self.guard = guard or UrlGuard(catalog.allowed_hosts)
+        self._image_limits = ImageLimits.from_settings(catalog)
         self.limiter = HostLimiter(catalog.per_host_concurrency, catalog.per_host_rate)
         timeout = httpx.Timeout(catalog.fetch_timeout)
         self._backend = PinnedBackend()
@@ -193,20 +198,28 @@ class SafeFetcher:
         raise PermanentError(f"{url[:200]} redirected more than {self.catalog.max_redirects} times")
 
     async def fetch_image(self, url: str) -> bytes:
-        """Download an image: the image size limit, then a decode check (format, pixels).
+        """Download an image: the image size limit, then the decode every stage will do
+        (:func:`pipeline.images.check_image`); then, with an image store, keep the bytes
+        under their SHA-256 so no stage has to download them again.
 
-        Raises PermanentError (or its UnsafeURLError) when the bytes are not an image
-        Pillow can decode or exceed ``max_image_pixels``; otherwise like :meth:`fetch`.
+        Raises PermanentError (or its UnsafeURLError) when the bytes are not an image we
+        accept or exceed the limits, BackendUnavailable when the image store cannot be
+        written; otherwise like :meth:`fetch`.
         """
         result = await self.fetch(url, max_bytes=self.catalog.max_image_bytes, accept=IMAGE_ACCEPT)
-        await asyncio.to_thread(check_image, result.content, url, self.catalog.max_image_pixels)
+        try:
+            await asyncio.to_thread(check_image, result.content, self._image_limits)
+        except PermanentError as exc:
+            raise PermanentError(f"{url[:200]}: {exc}") from exc
+        if self.images is not None:
+            await asyncio.to_thread(self.images.put, result.content)
         return result.content
 
     async def _fetch_once(
         self, checked: CheckedURL, headers: dict[str, str], limit: int
     ) -> FetchResult:
         self._backend.pin(checked)
-        request = self._client.build_request("GET", _request_url(checked), headers=headers)
+        request = self._client.build_request("GET", request_url(checked), headers=headers)
         async with self.limiter.slot(checked.host_key):
             try:
                 # One deadline for the whole hop: a server dripping bytes cannot hold us.

@@ -10,6 +10,8 @@ leaves no window for DNS rebinding between the check and the connection.
 
 Allow-listed ``host[:port]`` entries (``CATALOG_ALLOWED_HOSTS``) are the only way to
 reach a private address: the sample site on loopback in tests, an internal feed server.
+An entry naming an address allows that address only, never the other addresses of a name
+that also resolves to it.
 """
 
 from __future__ import annotations
@@ -248,9 +250,13 @@ class UrlGuard:
         split = split_url(url)
         literal = ip_literal(split.host)
         addresses = [literal] if literal is not None else await self._resolve(split)
-        allow = self.is_allow_listed(split.host, split.port)
+        # The decision is made per address: a name resolving to one allow-listed address
+        # and one other private address is refused (its other address would be tried too).
+        # Only an entry naming the host itself vouches for all of its addresses.
+        name_listed = self.is_allow_listed(split.host, split.port)
+        allow = name_listed
         for address in addresses:
-            if allow or self.is_allow_listed(split.host, split.port, address):
+            if name_listed or self.is_allow_listed(split.host, split.port, address):
                 allow = True
                 continue
             if not is_public_address(address):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pipeline.errors import PermanentError
 from pipeline.records import ID_PATTERN, MAX_DESCRIPTION, MAX_NAME, ProductFilter, ProductRecord
@@ -19,6 +19,7 @@ from pipeline.records import ID_PATTERN, MAX_DESCRIPTION, MAX_NAME, ProductFilte
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000
+MAX_SKU = 200
 # Prices are indexed as integers of 1/10,000 (records allow 4 decimal places): exact filters.
 PRICE_SCALE = 10_000
 _ID_RE = re.compile(ID_PATTERN)
@@ -35,6 +36,10 @@ class KeywordDoc:
     price: Decimal | None
     currency: str | None
     content_hash: str
+    sku: str | None = None  # the seller's retailer id: an exact-lookup field
+    availability: str = "unknown"
+    # ISO 639-1 from the seller's profile; None: detected from the text at indexing.
+    language: str | None = None
 
     @classmethod
     def from_record(cls, record: ProductRecord, status: str) -> KeywordDoc:
@@ -47,6 +52,8 @@ class KeywordDoc:
             price=record.price,
             currency=record.currency,
             content_hash=record.content_hash,
+            sku=record.retailer_id,
+            availability=record.availability.value,
         )
 
 
@@ -91,6 +98,16 @@ class KeywordIndex(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class FollowingReader(Protocol):
+    """A keyword index read in another process than the writer's, which follows the
+    writer's commits on its own only after a delay (the embedded index; Elasticsearch's
+    writer waits until its changes are searchable before it returns)."""
+
+    def catch_up(self) -> None:
+        """Makes every commit made before this call visible to this process's searches."""
+
+
 def doc_problem(doc: KeywordDoc) -> str | None:
     """Why a document cannot be indexed, or None. Shared so every backend rejects alike."""
     if not _ID_RE.match(doc.product_id):
@@ -109,6 +126,10 @@ def doc_problem(doc: KeywordDoc) -> str | None:
         return "price must have at most 4 decimal places"
     if doc.currency is not None and not re.fullmatch(r"[A-Z]{3}", doc.currency):
         return f"currency must be 3 capital letters, got {doc.currency[:10]!r}"
+    if doc.sku is not None and len(doc.sku) > MAX_SKU:
+        return f"sku must be at most {MAX_SKU} characters"
+    if not _STATUS_RE.match(doc.availability):
+        return f"availability must be 1-32 lowercase letters, got {doc.availability[:40]!r}"
     return None
 
 

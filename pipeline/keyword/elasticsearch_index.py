@@ -152,7 +152,10 @@ class ElasticsearchKeywordIndex:
         if not any(char.isalnum() for char in query):
             return []
         self.ensure()
-        body = es_dsl.search_query(query, filters if filters is not None else KeywordFilter())
+        unknown = self._unknown_words(query)
+        body = es_dsl.search_query(
+            query, filters if filters is not None else KeywordFilter(), unknown
+        )
         response = _call(
             lambda: self._es.search(
                 index=self._alias,
@@ -167,6 +170,16 @@ class ElasticsearchKeywordIndex:
             KeywordHit(product_id=hit["_id"], score=float(hit["_score"] or 0.0))
             for hit in response["hits"]["hits"]
         ]
+
+    def _unknown_words(self, query: str) -> list[str]:
+        """Words of the query the index knows nothing near (``es_dsl.words_to_probe``):
+        a size-0 request, made only when a word's allowance depends on it."""
+        words = es_dsl.words_to_probe(query)
+        if not words:
+            return []
+        body = es_dsl.probe_body(words)
+        response = _call(lambda: self._es.search(index=self._alias, **body))
+        return es_dsl.unknown_words(words, response.body)
 
     def refresh(self) -> None:
         self.ensure()
@@ -238,6 +251,10 @@ class ElasticsearchKeywordIndex:
                     max_retries=self._settings.max_retries,
                     initial_backoff=0.5,
                     max_backoff=8,
+                    # Returns once the changes are searchable (the next periodic refresh,
+                    # not a forced one): products are marked live after this, and a
+                    # search answer cached under that generation must include them.
+                    refresh="wait_for",
                 )
             )
         )

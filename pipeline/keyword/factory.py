@@ -1,13 +1,14 @@
-"""Picks the keyword index from settings: Elasticsearch when ``ELASTICSEARCH_URL`` is set,
-else the embedded tantivy index under ``DATA_DIR/keyword``.
+"""Builds the keyword index ``KEYWORD_BACKEND`` names (pipeline/backends.py): Elasticsearch,
+or the embedded tantivy index under ``DATA_DIR/keyword``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.backends import keyword_backend
 from pipeline.keyword.base import KeywordIndex
-from pipeline.settings import Settings
+from pipeline.settings import KeywordBackend, Settings
 
 
 def embedded_index_path(settings: Settings) -> Path:
@@ -21,7 +22,7 @@ def open_keyword_index(settings: Settings, *, writable: bool = True) -> KeywordI
     Raises BackendUnavailable when the embedded writer lock is held by another process or
     the index directory cannot be used; a reader that starts first gets an empty index.
     """
-    if settings.elasticsearch.url is not None:
+    if keyword_backend(settings) is KeywordBackend.ELASTICSEARCH:
         from pipeline.keyword.elasticsearch_index import ElasticsearchKeywordIndex
 
         index = ElasticsearchKeywordIndex(settings.elasticsearch)

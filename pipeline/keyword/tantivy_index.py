@@ -2,7 +2,9 @@
 
 Chosen over SQLite FTS5 by ``benchmarks/qc_index.py`` (see docs/qc_keyword.md): faster
 filtered queries at 100,000 products and a real analysis chain (Unicode letters and marks,
-so Devanagari stays whole; accent folding; an English-stemmed copy of each text field).
+so Devanagari stays whole; accent folding). Each text field has a stemmed copy in the
+product's own language (``analysis.py``); query words also match within a few edits
+(typo tolerance, ranked below exact and stemmed matches), and an exact SKU comes first.
 
 One writer: tantivy holds a lock file in the directory, so exactly one process (the actor
 that owns the index) opens it with ``writable=True``; a second writer gets
@@ -15,13 +17,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
+from pipeline import facets
 from pipeline.errors import BackendUnavailable, PermanentError
+from pipeline.keyword import analysis
 from pipeline.keyword.base import (
+    PRICE_SCALE,
     BulkResult,
     KeywordDoc,
     KeywordFilter,
@@ -36,36 +43,38 @@ logger = logging.getLogger(__name__)
 
 _TOKEN_RE = r"[\p{L}\p{M}\p{N}]+"  # letters with their combining marks: Hindi words stay whole
 _MAX_QUERY_TERMS = 32
-# field -> (analyzer, boost). The stemmed copies widen recall; the exact fields rank first.
-_TEXT_FIELDS = {
-    "name": ("catalog", 3.0),
-    "name_en": ("catalog_en", 1.5),
-    "description": ("catalog", 1.0),
-    "description_en": ("catalog_en", 0.5),
-}
-_RAW_FIELDS = ("product_id", "seller_id", "status", "currency")
+# Exact (folded) fields: (boost, fuzzy boost). Fuzzy matches score a constant times the
+# fuzzy boost, below what an exact name match scores, so exact forms rank first.
+_EXACT_FIELDS = {"name": (3.0, 0.75), "description": (1.0, 0.25)}
+# Stemmed fields (pre-analyzed in Python, see analysis.py): field -> boost.
+_STEM_FIELDS = {"name_stem": 1.5, "description_stem": 0.5}
+_SKU_BOOST = 20.0  # an exact SKU outranks any text match
+_FAST_RAW = ("seller_id", "currency", "availability")
 
 
-def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
-    builder = (
+def _analyzer() -> tantivy.TextAnalyzer:
+    return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(_TOKEN_RE))
         .filter(tantivy.Filter.remove_long(40))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
+        .build()
     )
-    if stem:
-        builder = builder.filter(tantivy.Filter.stemmer("english"))
-    return builder.build()
 
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("product_id", stored=True, tokenizer_name="raw")
-    for raw in _RAW_FIELDS[1:]:
-        sb.add_text_field(raw, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("status", tokenizer_name="raw", index_option="basic")
+    for raw in _FAST_RAW:
+        sb.add_text_field(raw, tokenizer_name="raw", index_option="basic", fast=True)
+    sb.add_text_field("sku", tokenizer_name="raw", index_option="basic")
     sb.add_integer_field("price", indexed=True, fast=True)
-    for name, (analyzer, _) in _TEXT_FIELDS.items():
-        sb.add_text_field(name, tokenizer_name=analyzer)
+    sb.add_text_field("name", stored=True, tokenizer_name="catalog")
+    sb.add_text_field("description", tokenizer_name="catalog")
+    for name in _STEM_FIELDS:
+        sb.add_text_field(name, tokenizer_name="stems")
+    sb.add_text_field("language", stored=True, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
     return sb.build()
 
@@ -81,6 +90,18 @@ def _open_or_create(path: Path) -> tantivy.Index:
         raise BackendUnavailable(f"cannot open keyword index {path}: {exc}") from exc
 
 
+def _check_schema(schema: tantivy.Schema, path: Path) -> None:
+    """An index written before language-aware analysis lacks the stemmed fields; its
+    queries would fail one by one, so refuse it at once with what to do."""
+    try:
+        tantivy.Query.term_query(schema, "name_stem", "x")
+    except ValueError as exc:
+        raise BackendUnavailable(
+            f"keyword index {path} predates the stemmed fields: delete the directory and "
+            "re-sync the sellers to rebuild it"
+        ) from exc
+
+
 class TantivyKeywordIndex:
     """BM25 over product name and description, with seller/status/currency/price filters."""
 
@@ -93,11 +114,14 @@ class TantivyKeywordIndex:
         """
         self._path = path
         self._lock = threading.Lock()
-        self._analyzers = {"catalog": _analyzer(False), "catalog_en": _analyzer(True)}
+        self._catalog = _analyzer()
         self._index = _open_or_create(path)
-        for name, analyzer in self._analyzers.items():
-            self._index.register_tokenizer(name, analyzer)
+        self._index.register_tokenizer("catalog", self._catalog)
+        self._index.register_tokenizer(
+            "stems", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+        )
         self._schema = self._index.schema
+        _check_schema(self._schema, path)
         self._writer: Any = None
         if writable:
             try:
@@ -153,7 +177,8 @@ class TantivyKeywordIndex:
         Raises PermanentError when the query or paging breaks a size limit.
         """
         check_search_args(query, limit, offset)
-        text_query = self._text_query(query)
+        searcher = self._index.searcher()
+        text_query = self._text_query(query, searcher)
         if text_query is None:
             return []
         clauses = [(tantivy.Occur.Must, text_query)]
@@ -162,7 +187,6 @@ class TantivyKeywordIndex:
             (tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0))
             for q in self._filter_queries(filters if filters is not None else KeywordFilter())
         ]
-        searcher = self._index.searcher()
         result = searcher.search(
             tantivy.Query.boolean_query(clauses), limit, count=False, offset=offset
         )
@@ -171,9 +195,106 @@ class TantivyKeywordIndex:
             for score, address in result.hits
         ]
 
+    def facet_counts(
+        self, query: str, filters: KeywordFilter, names: Sequence[str]
+    ) -> dict[str, Any]:
+        """Facets over every match of ``query`` (same shape as ``facets.facet_counts``),
+        from fast fields: no document is loaded. Raises PermanentError on a bad query."""
+        check_search_args(query, 1, 0)
+        searcher = self._index.searcher()
+        text_query = self._text_query(query, searcher)
+        if text_query is None:
+            return {name: [] for name in names}
+        clauses = [(tantivy.Occur.Must, text_query)] + [
+            (tantivy.Occur.Must, q) for q in self._filter_queries(filters)
+        ]
+        matches = tantivy.Query.boolean_query(clauses)
+        terms = [n for n in names if n in _FAST_RAW]
+        aggs: dict[str, Any] = {
+            n: {"terms": {"field": n, "size": facets.MAX_VALUES}} for n in terms
+        }
+        if "price" in names:
+            aggs["_price"] = {
+                "terms": {"field": "currency", "size": 50},
+                "aggs": {"top": {"max": {"field": "price"}}},
+            }
+        found = searcher.aggregate(matches, aggs) if aggs else {}
+        out: dict[str, Any] = {
+            n: [{"value": b["key"], "count": b["doc_count"]} for b in found[n]["buckets"]]
+            for n in terms
+        }
+        if "price" in names:
+            out["price"] = self._price_buckets(searcher, clauses, found["_price"]["buckets"])
+        return {name: out[name] for name in names if name in out}
+
+    def _price_buckets(
+        self, searcher: Any, clauses: list[Any], currencies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for bucket in currencies:
+            top = bucket["top"]["value"]
+            if top is None:
+                continue
+            edges = facets.price_edges(Decimal(int(top)) / PRICE_SCALE)
+            scaled = [scaled_price(edge) for edge in edges]
+            ranges = [{"from": lo, "to": hi} for lo, hi in zip(scaled, scaled[1:], strict=False)]
+            ranges.append({"from": scaled[-1]})
+            currency = tantivy.Query.term_query(self._schema, "currency", bucket["key"])
+            query = tantivy.Query.boolean_query([*clauses, (tantivy.Occur.Must, currency)])
+            found = searcher.aggregate(
+                query, {"r": {"range": {"field": "price", "ranges": ranges}}}
+            )
+            counts = [b["doc_count"] for b in found["r"]["buckets"] if b.get("from") is not None]
+            rows.extend(facets.bucket_rows(bucket["key"], edges, counts))
+        return rows
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        """Names of approved products whose words start like ``prefix``: the last word as a
+        prefix (one typo allowed from five letters), the words before it as in search.
+        Names that start with the prefix come first, then shorter names."""
+        words = list(self._catalog.analyze(prefix[:100]))[:8]
+        if not words:
+            return []
+        *head, last = words
+        clauses = [
+            (
+                tantivy.Occur.Must,
+                tantivy.Query.fuzzy_term_query(
+                    self._schema, "name", last, min(analysis.fuzzy_distance(last), 1), True, True
+                ),
+            )
+        ]
+        for word in head:
+            distance = analysis.fuzzy_distance(word)
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.fuzzy_term_query(self._schema, "name", word, distance, True)
+                    if distance
+                    else tantivy.Query.term_query(self._schema, "name", word),
+                )
+            )
+        clauses.append(
+            (tantivy.Occur.Must, tantivy.Query.term_query(self._schema, "status", "approved"))
+        )
+        searcher = self._index.searcher()
+        result = searcher.search(tantivy.Query.boolean_query(clauses), 64, count=False)
+        names: dict[str, str] = {}
+        for _, address in result.hits:
+            name = searcher.doc(address)["name"][0]
+            names.setdefault(analysis.fold(name), name)
+        folded_prefix = " ".join(words)
+        ranked = sorted(names, key=lambda n: (not n.startswith(folded_prefix), len(n), n))
+        return [names[n] for n in ranked[:limit]]
+
     def refresh(self) -> None:
         """Makes every committed change visible to this process's searches now."""
         self._index.reload()
+
+    def catch_up(self) -> None:
+        """``refresh`` for a reader in another process (``FollowingReader``): ~0.1 ms
+        at 100,000 products when nothing changed."""
+        self.refresh()
 
     def count(self) -> int:
         return int(self._index.searcher().num_docs)
@@ -195,31 +316,73 @@ class TantivyKeywordIndex:
         self._index.reload()
 
     def _document(self, doc: KeywordDoc) -> tantivy.Document:
+        language = doc.language or analysis.detect_language(f"{doc.name}\n{doc.description}")
         fields: dict[str, Any] = {
             "product_id": doc.product_id,
             "seller_id": doc.seller_id,
             "status": doc.status,
+            "availability": doc.availability,
             "name": doc.name,
-            "name_en": doc.name,
+            "name_stem": analysis.stemmed_text(doc.name, language),
             "description": doc.description,
-            "description_en": doc.description,
+            "description_stem": analysis.stemmed_text(doc.description, language),
+            "language": language or "",
             "content_hash": doc.content_hash,
         }
+        if doc.sku:
+            fields["sku"] = analysis.fold(doc.sku.strip())
         if doc.currency is not None:
             fields["currency"] = doc.currency
         if doc.price is not None:
             fields["price"] = scaled_price(doc.price)
         return tantivy.Document(**fields)
 
-    def _text_query(self, query: str) -> tantivy.Query | None:
-        # The user's words become term queries: no query syntax, so nothing to inject.
+    def _text_query(self, query: str, searcher: Any) -> tantivy.Query | None:
+        """Exact, stemmed and fuzzy term queries for each word; an exact SKU on top.
+
+        The user's words become term queries: no query syntax, so nothing to inject.
+        """
+        words = list(dict.fromkeys(self._catalog.analyze(query)))[:_MAX_QUERY_TERMS]
         should: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        for field, (analyzer, boost) in _TEXT_FIELDS.items():
-            terms = dict.fromkeys(self._analyzers[analyzer].analyze(query))
-            for term in list(terms)[:_MAX_QUERY_TERMS]:
-                term_query = tantivy.Query.term_query(self._schema, field, term)
-                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(term_query, boost)))
-        return tantivy.Query.boolean_query(should) if should else None
+
+        def add(query: tantivy.Query, boost: float) -> None:
+            should.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, boost)))
+
+        sku = analysis.fold(query.strip())
+        if sku:
+            add(tantivy.Query.term_query(self._schema, "sku", sku), _SKU_BOOST)
+        for word in words:
+            stems = analysis.query_stems(word)
+            distance = self._typo_allowance(searcher, word, stems)
+            for field, (boost, fuzzy_boost) in _EXACT_FIELDS.items():
+                add(tantivy.Query.term_query(self._schema, field, word), boost)
+                if distance:
+                    add(self._fuzzy(field, word, distance), fuzzy_boost)
+            for field, boost in _STEM_FIELDS.items():
+                for stem in stems:
+                    add(tantivy.Query.term_query(self._schema, field, stem), boost)
+        return tantivy.Query.boolean_query(should) if words or sku else None
+
+    def _fuzzy(self, field: str, word: str, distance: int) -> tantivy.Query:
+        return tantivy.Query.fuzzy_term_query(self._schema, field, word, distance, True)
+
+    def _typo_allowance(self, searcher: Any, word: str, stems: frozenset[str]) -> int:
+        """The word's edits by its length, or two when the index knows neither the word,
+        nor its stem, nor a word within that allowance (``analysis.fuzzy_distance``).
+        Term frequencies answer the common case; a one-hit fuzzy probe the rest."""
+        distance = analysis.fuzzy_distance(word)
+        if distance == analysis.fuzzy_distance(word, unknown=True):
+            return distance
+        if any(searcher.doc_freq(field, word) for field in _EXACT_FIELDS) or any(
+            searcher.doc_freq(field, stem) for field in _STEM_FIELDS for stem in stems
+        ):
+            return distance
+        near = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, self._fuzzy(f, word, distance)) for f in _EXACT_FIELDS]
+        )
+        if searcher.search(near, 1, count=False).hits:
+            return distance
+        return analysis.fuzzy_distance(word, unknown=True)
 
     def _filter_queries(self, filters: KeywordFilter) -> list[tantivy.Query]:
         queries = [

@@ -13,10 +13,10 @@ from typing import Any, cast
 
 import redis
 
-from pipeline.ledger.keys import LedgerKeys
 from pipeline.ledger.lua import Arg, LuaScript, execute_scripts
 from pipeline.ledger.models import Job
 from pipeline.records import JobState, JobType
+from pipeline.redis_keys import RedisKeys
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class RedisDeadLetters:
     def __init__(
         self,
         client: redis.Redis,
-        keys: LedgerKeys,
+        keys: RedisKeys,
         argv: Callable[..., list[Arg]],
         fetch: Callable[[Iterable[str]], dict[str, Job]],
     ) -> None:
@@ -68,6 +68,13 @@ class RedisDeadLetters:
 
     def matching_ids(self, job_type: JobType | None, seller_id: str | None) -> list[str]:
         return [job_id for page in self._pages(job_type, seller_id) for job_id in page]
+
+    def count(self, job_type: JobType | None, seller_id: str | None) -> int:
+        """How many dead jobs match: one ZCARD, except for a type and a seller together
+        (the seller's index holds every type, so its jobs' types are read)."""
+        if seller_id and job_type:
+            return len(self.matching_ids(job_type, seller_id))
+        return int(cast(int, self._client.zcard(self._index(job_type, seller_id))))
 
     def list_jobs(
         self, job_type: JobType | None, seller_id: str | None, limit: int, offset: int

@@ -7,11 +7,11 @@ seller the payload names, attempts, idempotency key length.
 from __future__ import annotations
 
 import json
-import traceback
 import uuid
 from typing import Any
 
 from pipeline.errors import PermanentError
+from pipeline.errortext import message, root_cause, traceback_text, type_name
 from pipeline.ledger.lua import Arg
 from pipeline.ledger.models import Job, JobSpec
 from pipeline.ledger.payloads import encode_payload, payload_seller, validate_payload
@@ -27,13 +27,15 @@ def _check_id(name: str, value: str) -> None:
 
 
 def describe_error(error: BaseException) -> str:
-    """The JSON kept for a failed attempt: type, message and (bounded) traceback."""
-    cls = type(error)
+    """The JSON kept for a failed attempt: the root cause's type and one-line message
+    (Ray's wrapping and colour codes removed), and the traceback kept apart (bounded)."""
+    cause = root_cause(error)
+    cls = type(cause)
     return json.dumps(
         {
-            "type": f"{cls.__module__}.{cls.__qualname__}",
-            "message": str(error)[:4000],
-            "traceback": "".join(traceback.format_exception(error))[-8000:],
+            "type": f"{cls.__module__}.{type_name(cause)}",
+            "message": message(cause),
+            "traceback": traceback_text(error),
         }
     )
 

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import redis
 
-from pipeline.ledger.keys import LedgerKeys
+from pipeline.redis_keys import RedisKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class LedgerEvent:
 class RedisEventLog:
     """Reads the ledger's events stream."""
 
-    def __init__(self, client: redis.Redis, keys: LedgerKeys) -> None:
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
         self._client = client
         self._key = keys.events
 

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from pipeline.errors import PermanentError, RetryableError
+from pipeline.errortext import one_line
 from pipeline.ledger.dlq import DLQ_SCRIPTS, RedisDeadLetters
 from pipeline.ledger.enqueue import created_jobs, describe_error, prepare
 from pipeline.ledger.events import LedgerEvent, RedisEventLog
-from pipeline.ledger.keys import JOB_TYPES, LedgerKeys
+from pipeline.ledger.keys import JOB_TYPES
 from pipeline.ledger.lua import Arg, LuaScript, execute_scripts, load_scripts
 from pipeline.ledger.models import (
     ChildrenSummary,
@@ -35,8 +35,17 @@ from pipeline.ledger.models import (
     decode_hash,
     job_from_hash,
 )
-from pipeline.ledger.stats import CHECK_SCRIPT, LedgerStats, collect_stats, run_check
+from pipeline.ledger.retry import retry_delay
+from pipeline.ledger.stats import (
+    CHECK_SCRIPT,
+    ConsumerInfo,
+    LedgerStats,
+    collect_stats,
+    consumers_from,
+    run_check,
+)
 from pipeline.records import JobState, JobType, Priority
+from pipeline.redis_keys import RedisKeys
 from pipeline.settings import JobSettings
 
 logger = logging.getLogger(__name__)
@@ -57,14 +66,14 @@ class RedisLedger:
         client: redis.Redis,
         jobs: JobSettings,
         *,
+        keys: RedisKeys,
         clock: Callable[[], float] = time.time,
-        namespace: str = "cs",
         events_maxlen: int = 100_000,
     ) -> None:
         self._client = client
         self._jobs = jobs
         self._clock = clock
-        self.keys = LedgerKeys(namespace)
+        self.keys = keys
         self._events_maxlen = str(events_maxlen)
         self._events = RedisEventLog(client, self.keys)
         self.dlq = RedisDeadLetters(client, self.keys, self._argv, self._fetch_jobs)
@@ -72,7 +81,7 @@ class RedisLedger:
 
     def _argv(self, *args: Arg, now: float | None = None) -> list[Arg]:
         when = self._clock() if now is None else now
-        return [self.keys.ns, repr(when), self._events_maxlen, *args]
+        return [self.keys.lua_layout, repr(when), self._events_maxlen, *args]
 
     # ----------------------------------------------------------------- enqueue
     def enqueue(self, spec: JobSpec) -> Job:
@@ -148,7 +157,14 @@ class RedisLedger:
         self, job_type: JobType, consumer: str, count: int, lease: float
     ) -> list[ClaimedJob]:
         now = self._clock()
-        argv = [self.keys.ns, repr(now), self._events_maxlen, job_type.value, consumer, count]
+        argv = [
+            self.keys.lua_layout,
+            repr(now),
+            self._events_maxlen,
+            job_type.value,
+            consumer,
+            count,
+        ]
         reply = SCRIPTS["claim"](self._client, (), [*argv, repr(lease)])
         jobs = []
         for i in range(0, len(reply), 8):
@@ -218,11 +234,7 @@ class RedisLedger:
 
     def backoff(self, attempt: int) -> float:
         """Delay before the attempt after ``attempt``: base x 2^(attempt-1), +/- jitter."""
-        delay = self._jobs.backoff_base * 2 ** max(0, attempt - 1)
-        if self._jobs.backoff_jitter:
-            jitter = self._jobs.backoff_jitter
-            delay *= random.uniform(1 - jitter, 1 + jitter)
-        return float(delay)
+        return retry_delay(attempt, self._jobs.backoff_base, jitter=self._jobs.backoff_jitter)
 
     def fail(self, claimed: ClaimedJob, error: BaseException) -> JobState:
         """Record a failed attempt: PermanentError, or the last attempt, makes the job dead
@@ -251,9 +263,9 @@ class RedisLedger:
                 "is stale (the lease expired or the job ended)"
             )
         logger.info(
-            "job %s %s attempt %d/%d failed (%s: %s) -> %s",
+            "job %s %s attempt %d/%d failed (%s) -> %s",
             claimed.job_id, claimed.type, claimed.attempt, claimed.max_attempts,
-            type(error).__name__, error, state,
+            one_line(error), state,
         )  # fmt: skip
         return JobState(state)
 
@@ -333,6 +345,11 @@ class RedisLedger:
         """Per-type counts, rates, durations, oldest waiting age, and consumers."""
         return collect_stats(self._client, self.keys, self._argv, self._clock(), window_minutes)
 
+    def consumers(self) -> list[ConsumerInfo]:
+        """Workers seen (their last claim, heartbeat or report), freshest first: one HGETALL."""
+        raw = cast(dict[bytes, bytes], self._client.hgetall(self.keys.consumers))
+        return consumers_from(raw, self._clock())
+
     def check_invariants(self, *, deep: bool = True) -> list[str]:
         """Problems found (empty when sound): state counts must add up to jobs created minus
         trimmed and purged; with ``deep``, every indexed job's state must match its single
@@ -367,9 +384,21 @@ class RedisLedger:
         """Send a dead job back to its queue with fresh attempts; False if it is not dead."""
         return self.dlq.replay([job_id]) == 1
 
-    def replay_all(self, type: JobType | None = None, seller_id: str | None = None) -> int:
-        """Replay every dead job of a type and/or seller (all when no filter); returns count."""
-        return self.dlq.replay(self.dlq.matching_ids(type, seller_id))
+    def replay_many(
+        self,
+        job_ids: Sequence[str] | None = None,
+        *,
+        type: JobType | None = None,
+        seller_id: str | None = None,
+    ) -> int:
+        """Replay dead jobs: the given ids (those not dead are skipped), else all matching
+        the filters (every dead job when none). Returns how many went back to a queue."""
+        ids = list(job_ids) if job_ids is not None else self.dlq.matching_ids(type, seller_id)
+        return self.dlq.replay(ids)
+
+    def dlq_count(self, type: JobType | None = None, seller_id: str | None = None) -> int:
+        """How many dead jobs match the filters (all dead jobs when none)."""
+        return self.dlq.count(type, seller_id)
 
     def purge(
         self,

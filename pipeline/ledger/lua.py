@@ -1,7 +1,10 @@
-"""Lua scripts of the ledger: read from ``scripts/*.lua``, loaded once, run with EVALSHA.
+"""Every Lua script of the system: read from ``scripts/*.lua``, loaded once, run with EVALSHA.
 
-Every script is the shared prelude ``_common.lua`` followed by its own body, so helpers
-(events, parent bookkeeping, dead-lettering) exist once in source. Scripts are registered
+A script is its preludes (``scripts/_*.lua``) followed by its own body, so helpers exist
+once in source: the ledger's scripts start with ``_common.lua`` (events, parent
+bookkeeping, dead-lettering), the leader lock's and the scheduler's with ``_lock.lua``
+(the lock value's parse) and ``_fenced.lua``, the product store's with ``_products.lua``
+(count buckets, the search generation bump). Scripts are registered
 with ``SCRIPT LOAD`` when a ledger is built; if the server forgot them (restart, ``SCRIPT
 FLUSH``) the ``NOSCRIPT`` reply makes us load again and retry, which is safe because a
 script that was not found did not run.
@@ -32,10 +35,9 @@ def _source(name: str) -> str:
 class LuaScript:
     """One script: its text, its SHA1, and how to run it on a client or in a pipeline."""
 
-    def __init__(self, name: str, *, prelude: bool = True) -> None:
-        body = _source(name)
+    def __init__(self, name: str, *, preludes: Sequence[str] = ("_common",)) -> None:
         self.name = name
-        self.source = f"{_source('_common')}\n{body}" if prelude else body
+        self.source = "\n".join([*(_source(p) for p in preludes), _source(name)])
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def load(self, client: redis.Redis) -> None:
@@ -46,7 +48,7 @@ class LuaScript:
         try:
             return client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            logger.info("script %s not loaded on the server; loading it", self.name)
+            logger.debug("script %s not loaded on the server; loading it", self.name)
             self.load(client)
             return client.evalsha(self.sha, len(keys), *keys, *args)
 
@@ -56,7 +58,7 @@ class LuaScript:
 
 
 def load_scripts(client: redis.Redis, scripts: Sequence[LuaScript]) -> None:
-    """``SCRIPT LOAD`` every script in one round trip (done once, when a ledger is built)."""
+    """``SCRIPT LOAD`` every script in one round trip (done once, when a store is built)."""
     pipe = client.pipeline(transaction=False)
     for script in scripts:
         pipe.script_load(script.source)

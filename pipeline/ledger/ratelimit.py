@@ -13,19 +13,20 @@ import time
 import redis
 
 from pipeline.ledger.lua import LuaScript
+from pipeline.redis_keys import RedisKeys
 
 logger = logging.getLogger(__name__)
 
-_BUCKET = LuaScript("ratelimit", prelude=False)
+_BUCKET = LuaScript("ratelimit", preludes=())
 MAX_KEY = 512
 
 
 class RedisRateLimiter:
-    """Atomic token buckets stored under ``<namespace>:rl:<key>``."""
+    """Atomic token buckets stored under ``RedisKeys.rate_limit(key)``."""
 
-    def __init__(self, client: redis.Redis, namespace: str = "cs") -> None:
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
         self._client = client
-        self._prefix = f"{namespace}:rl:"
+        self._keys = keys
 
     def acquire(self, key: str, rate_per_s: float, burst: int, tokens: int = 1) -> float:
         """Take ``tokens`` from the bucket ``key`` if it holds them.
@@ -44,7 +45,7 @@ class RedisRateLimiter:
             raise ValueError(f"burst must be an integer >= 1, got {burst}")
         if not 1 <= tokens <= burst:
             raise ValueError(f"tokens must be between 1 and burst ({burst}), got {tokens}")
-        raw = _BUCKET(self._client, [self._prefix + key], [repr(rate_per_s), burst, tokens])
+        raw = _BUCKET(self._client, [self._keys.rate_limit(key)], [repr(rate_per_s), burst, tokens])
         wait = float(raw)
         if wait > 0:
             logger.debug("rate limit %s: wait %.3f s for %s token(s)", key, wait, tokens)
@@ -70,4 +71,4 @@ class RedisRateLimiter:
 
     def reset(self, key: str) -> None:
         """Forget the bucket: the next call finds it full."""
-        self._client.delete(self._prefix + key)
+        self._client.delete(self._keys.rate_limit(key))

@@ -15,8 +15,9 @@ from typing import Any
 
 import redis
 
-from pipeline.ledger.keys import JOB_TYPES, PRIORITIES, LedgerKeys
+from pipeline.ledger.keys import JOB_TYPES, PRIORITIES
 from pipeline.ledger.lua import Arg, LuaScript
+from pipeline.redis_keys import RedisKeys
 
 CHECK_SCRIPT = LuaScript("check")
 STATES = ("waiting", "delayed", "active", "completed", "dead")
@@ -82,7 +83,7 @@ def _rate(current: int, previous: int, now: float) -> float:
 
 def collect_stats(
     client: redis.Redis,
-    keys: LedgerKeys,
+    keys: RedisKeys,
     argv: Callable[..., list[Arg]],
     now: float,
     window_minutes: int,
@@ -135,16 +136,22 @@ def collect_stats(
             age = max(0.0, now - float(created))
             old = types[jtype_name]["oldest_waiting_age_s"]
             types[jtype_name]["oldest_waiting_age_s"] = age if old is None else max(old, age)
+    return LedgerStats(
+        at=now,
+        window_minutes=window_minutes,
+        types={name: TypeStats(**values) for name, values in types.items()},
+        consumers=consumers_from(consumers_raw, now),
+    )
+
+
+def consumers_from(raw: dict[bytes, bytes], now: float) -> list[ConsumerInfo]:
+    """The consumers hash (name -> ``"<last seen>|<type>"``) as ConsumerInfo, freshest
+    first: every claim, heartbeat and report of a worker rewrites its entry."""
     consumers = []
-    for name, value in consumers_raw.items():
+    for name, value in raw.items():
         seen, _, jtype_name = value.decode().partition("|")
         consumers.append(
             ConsumerInfo(name.decode(), jtype_name, float(seen), max(0.0, now - float(seen)))
         )
     consumers.sort(key=lambda c: c.age_s)
-    return LedgerStats(
-        at=now,
-        window_minutes=window_minutes,
-        types={name: TypeStats(**values) for name, values in types.items()},
-        consumers=consumers,
-    )
+    return consumers

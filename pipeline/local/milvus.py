@@ -37,10 +37,11 @@ def grpc_answers(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bo
         return False
 
 
-def local_milvus(data_dir: Path) -> LocalService:
+def local_milvus(data_dir: Path, idle_stop_s: float | None = None) -> LocalService:
     """A shared Milvus Lite server for this data directory (not started until ``ensure()``).
 
-    Its data lives in ``DATA_DIR/milvus/lite``. ``ensure()`` raises BackendUnavailable when
+    Its data lives in ``DATA_DIR/milvus/lite``; one started here stops itself after
+    ``idle_stop_s`` seconds without a user. ``ensure()`` raises BackendUnavailable when
     the server cannot start (its log tail is in the message).
     """
 
@@ -59,4 +60,5 @@ def local_milvus(data_dir: Path) -> LocalService:
         probe=grpc_answers,
         start_timeout=90.0,  # imports pyarrow, faiss and grpc before it listens
         stop_timeout=60.0,  # it drains calls, then flushes and finishes segment writes
+        idle_stop_s=idle_stop_s,
     )

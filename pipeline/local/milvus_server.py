@@ -102,6 +102,12 @@ def serve(data_dir: str, host: str, port: int, max_workers: int = 10) -> None:
         options=[
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
             ("grpc.max_send_message_length", _MAX_MESSAGE),
+            # pymilvus pings every 10 s, also on an idle connection; gRPC's server default
+            # (one ping per 5 minutes, 2 strikes) answers GOAWAY "too many pings" and the
+            # next call fails UNAVAILABLE. Milvus's own servers allow pings from 5 s.
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+            ("grpc.http2.max_ping_strikes", 0),
         ],
     )
     milvus_pb2_grpc.add_MilvusServiceServicer_to_server(guarded_servicer(db, lock), server)

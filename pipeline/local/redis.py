@@ -31,8 +31,11 @@ def redis_server_binary() -> str:
     )
 
 
-def local_redis(data_dir: Path, binary: str | None = None) -> LocalService:
-    """A shared ``redis-server`` for this data directory (not started until ``ensure()``)."""
+def local_redis(
+    data_dir: Path, binary: str | None = None, idle_stop_s: float | None = None
+) -> LocalService:
+    """A shared ``redis-server`` for this data directory (not started until ``ensure()``);
+    one started here stops itself after ``idle_stop_s`` seconds without a user."""
     exe = binary or redis_server_binary()
 
     def command(port: int, workdir: Path) -> list[str]:
@@ -53,4 +56,5 @@ def local_redis(data_dir: Path, binary: str | None = None) -> LocalService:
         data_dir=data_dir,
         command=command,
         probe=lambda port: tcp_answers("127.0.0.1", port, b"PING\r\n", b"+PONG"),
+        idle_stop_s=idle_stop_s,
     )

@@ -1,13 +1,16 @@
 """Which ledger transitions a seller hears about, and what the webhook body says.
 
-From the ledger's events stream (``cs:events``), for sellers with a webhook:
+From the ledger's events stream (``RedisKeys.events``), for sellers with a webhook:
 
 - ``sync.started``: the sync job goes from waiting to active (once per sync, retries
   included);
 - ``sync.progress``: one of the sync's jobs ends (completed or dead) or the sync reports
   progress; at most one per ``WEBHOOK_PROGRESS_INTERVAL_S`` per sync (the rest are
   dropped: the next one, or ``completed``, carries the newer counts);
-- ``sync.completed`` / ``sync.failed``: the sync job completes or goes dead (once each).
+- ``sync.completed`` / ``sync.failed``: the sync ends (once each). ``failed`` when its
+  scrape died or the sync job did (``data.last_error`` says why); ``completed`` otherwise,
+  with ``data.state`` ``completed_with_errors`` and ``data.failed_jobs`` when some
+  products' jobs died (see ``pipeline.sync_outcome``).
 
 Body: ``{"id", "type", "created_at", "seller_id", "sync_id", "data"}``; ``data`` is the
 sync's state and per-stage counts (the API's ``GET /v1/syncs/{id}`` view for the final
@@ -84,7 +87,7 @@ class SyncEventTranslator:
 
     def _throttled(self, sync_id: str) -> bool:
         # A cheap early look; the outbox's SET NX is what actually enforces the interval.
-        key = f"{self._ledger.keys.ns}:wh:once:progress:{sync_id}"
+        key = self._ledger.keys.webhook_once(f"progress:{sync_id}")
         return self._interval_ms > 0 and bool(self._r.exists(key))
 
     def _final_or_start(self, kind: str, e: LedgerEvent) -> NewDelivery:
@@ -98,6 +101,8 @@ class SyncEventTranslator:
             view = sync_view(self._ledger, self._r, e.job_id) or {"state": e.to_state}
             view.pop("errors", None)  # last_error stays; the full list can be long
             data = view
+            # A sync the ledger completed whose scrape died is a failure to the seller.
+            kind = "failed" if view.get("state") in ("failed", "dead") else "completed"
         return _delivery(e, f"sync.{kind}", e.job_id, data, once=f"{kind}:{e.job_id}")
 
     def _progress(self, sync_id: str, e: LedgerEvent) -> NewDelivery:

@@ -1,7 +1,7 @@
 """The durable webhook outbox in Redis: deliveries, their retry schedule, dead letters,
 and the cursor over the ledger's events stream.
 
-Keys (``ns`` is the ledger namespace)::
+Keys (``RedisKeys``; ``ns`` is ``REDIS_NAMESPACE``)::
 
     ns:wh:cursor            string: the last events-stream id turned into deliveries
     ns:wh:d:<id>            hash: seller, event, body, attempt, claim, created, state, error
@@ -26,73 +26,17 @@ from typing import Any
 
 import redis
 
+from pipeline.ledger.lua import Arg, LuaScript
+from pipeline.redis_keys import RedisKeys
+
 DEAD_KEEP = 10_000
 DEAD_TTL_S = 30 * 86_400
 
-_PRODUCE = """
-local ns = ARGV[1]
-local cur = redis.call('GET', KEYS[1]) or ''
-if cur ~= ARGV[2] then return -1 end
-local now, n = ARGV[4], 0
-for i = 5, #ARGV, 6 do
-  local id, seller, ev, body = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
-  local once, ttl = ARGV[i+4], ARGV[i+5]
-  local fresh = true
-  if once ~= '' then
-    fresh = redis.call('SET', ns .. ':wh:once:' .. once, '1', 'NX', 'PX', ttl)
-  end
-  if fresh and redis.call('EXISTS', ns .. ':wh:d:' .. id) == 0 then
-    redis.call('HSET', ns .. ':wh:d:' .. id, 'id', id, 'seller', seller, 'event', ev,
-      'body', body, 'attempt', 0, 'claim', 0, 'created', now, 'state', 'pending')
-    redis.call('ZADD', KEYS[2], now, id)
-    n = n + 1
-  end
-end
-redis.call('SET', KEYS[1], ARGV[3])
-redis.call('HINCRBY', ns .. ':wh:stats', 'produced', n)
-return n
-"""
+_PRODUCE = LuaScript("webhook_produce", preludes=())
 
-_CLAIM = """
-local ns, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(ids) do
-  local key = ns .. ':wh:d:' .. id
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('ZADD', KEYS[1], now + lease, id)
-    local claim = redis.call('HINCRBY', key, 'claim', 1)
-    local h = redis.call('HMGET', key, 'seller', 'event', 'body', 'attempt')
-    out[#out + 1] = {id, h[1], h[2], h[3], h[4], claim}
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-return out
-"""
+_CLAIM = LuaScript("webhook_claim", preludes=())
 
-# ARGV: ns, id, claim, outcome (delivered|retry|dead), due, error, attempt
-_FINISH = """
-local ns, id = ARGV[1], ARGV[2]
-local key = ns .. ':wh:d:' .. id
-if redis.call('HGET', key, 'claim') ~= ARGV[3] then return 0 end
-local outcome = ARGV[4]
-if outcome == 'delivered' then
-  redis.call('DEL', key)
-  redis.call('ZREM', KEYS[1], id)
-elseif outcome == 'retry' then
-  redis.call('HSET', key, 'attempt', ARGV[7], 'error', ARGV[6], 'state', 'retrying')
-  redis.call('ZADD', KEYS[1], tonumber(ARGV[5]), id)
-else
-  redis.call('HSET', key, 'attempt', ARGV[7], 'error', ARGV[6], 'state', 'dead')
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('EXPIRE', key, tonumber(ARGV[8]))
-  redis.call('LPUSH', KEYS[2], id)
-  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[9]) - 1)
-end
-redis.call('HINCRBY', ns .. ':wh:stats', outcome, 1)
-return 1
-"""
+_FINISH = LuaScript("webhook_finish", preludes=())
 
 
 @dataclass(frozen=True)
@@ -118,16 +62,14 @@ class ClaimedDelivery:
 class RedisWebhookOutbox:
     """Deliveries waiting to be sent. Thread-safe (redis-py's pool)."""
 
-    def __init__(self, client: redis.Redis, namespace: str = "cs") -> None:
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
         self._r = client
-        self.ns = namespace
-        self.cursor_key = f"{namespace}:wh:cursor"
-        self.due_key = f"{namespace}:wh:due"
-        self.dead_key = f"{namespace}:wh:dead"
-        self.stats_key = f"{namespace}:wh:stats"
-        self._produce: Any = client.register_script(_PRODUCE)
-        self._claim: Any = client.register_script(_CLAIM)
-        self._finish: Any = client.register_script(_FINISH)
+        self.keys = keys
+        self.cursor_key = keys.webhook_cursor
+        self.due_key = keys.webhook_due
+        self.dead_key = keys.webhook_dead
+        self.stats_key = keys.webhook_stats
+        self._dkey = keys.webhook_delivery("")
 
     def cursor(self, events_key: str) -> str:
         """The cursor; a first start begins at the stream's current end (history before
@@ -147,14 +89,16 @@ class RedisWebhookOutbox:
 
         Returns how many deliveries were created, or -1 when another pump moved the
         cursor first (nothing written: read again from the new cursor)."""
-        args: list[Any] = [self.ns, expected, new_cursor, repr(now)]
+        args: list[Any] = [self._dkey, self.keys.webhook_once(""), expected, new_cursor, repr(now)]
         for d in deliveries:
             args += [d.id, d.seller_id, d.event, d.body, d.once_key, max(1, d.once_ttl_ms)]
-        return int(self._produce(keys=[self.cursor_key, self.due_key], args=args))
+        return int(
+            _PRODUCE(self._r, keys=[self.cursor_key, self.due_key, self.stats_key], args=args)
+        )
 
     def claim(self, now: float, limit: int, lease_s: float) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due deliveries for ``lease_s`` seconds."""
-        rows = self._claim(keys=[self.due_key], args=[self.ns, repr(now), limit, lease_s])
+        rows = _CLAIM(self._r, keys=[self.due_key], args=[self._dkey, repr(now), limit, lease_s])
         return [
             ClaimedDelivery(
                 id=_s(r[0]),
@@ -172,12 +116,13 @@ class RedisWebhookOutbox:
     ) -> bool:
         """Record ``delivered``, ``retry`` (next attempt at ``due``) or ``dead``; False
         when a newer claim owns the delivery (this result is dropped)."""
-        args = [self.ns, d.id, d.claim, outcome, repr(due), error[:500], d.attempt + 1]
-        args += [DEAD_TTL_S, DEAD_KEEP]
-        return bool(self._finish(keys=[self.due_key, self.dead_key], args=args))
+        args: list[Arg] = [self._dkey, d.id, d.claim, outcome, repr(due), error[:500]]
+        args += [d.attempt + 1, DEAD_TTL_S, DEAD_KEEP]
+        keys = [self.due_key, self.dead_key, self.stats_key]
+        return bool(_FINISH(self._r, keys, args))
 
     def get(self, delivery_id: str) -> dict[str, Any] | None:
-        raw: Any = self._r.hgetall(f"{self.ns}:wh:d:{delivery_id}")
+        raw: Any = self._r.hgetall(self.keys.webhook_delivery(delivery_id))
         if not raw:
             return None
         out: dict[str, Any] = {_s(k): _s(v) for k, v in raw.items()}
@@ -189,6 +134,10 @@ class RedisWebhookOutbox:
         ids: Any = self._r.lrange(self.dead_key, 0, max(0, limit - 1))
         found = (self.get(_s(i)) for i in ids)
         return [d for d in found if d is not None]
+
+    def dead_count(self) -> int:
+        """Dead deliveries still listed (the newest ``DEAD_KEEP``)."""
+        return int(self._r.llen(self.dead_key))  # type: ignore[arg-type]
 
     def pending(self) -> int:
         return int(self._r.zcard(self.due_key))  # type: ignore[arg-type]

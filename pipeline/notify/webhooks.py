@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 
@@ -28,6 +27,7 @@ import redis
 from pipeline.errors import UnsafeURLError
 from pipeline.fetch.guard import UrlGuard
 from pipeline.ledger import RedisLedger
+from pipeline.ledger.retry import retry_delay
 from pipeline.notify.events import SyncEventTranslator
 from pipeline.notify.outbox import ClaimedDelivery, RedisWebhookOutbox
 from pipeline.notify.sender import HttpWebhookSender, SendResult
@@ -37,6 +37,10 @@ from pipeline.settings import Settings
 logger = logging.getLogger(__name__)
 
 EVENTS_PER_PUMP = 500
+WEBHOOK_URL_RULE = (
+    "webhook URL refused: it must be an http(s) URL without credentials whose host "
+    "resolves only to public addresses"
+)
 JITTER = 0.1
 
 
@@ -45,7 +49,13 @@ async def check_webhook_url(url: str, guard: UrlGuard) -> None:
     credentials, resolving to a private/loopback/link-local address (unless allow-listed),
     or plain http to a host that is not allow-listed. Raises UnsafeURLError (a
     PermanentError) with the reason."""
-    checked = await guard.check(url)
+    try:
+        checked = await guard.check(url)
+    except UnsafeURLError as exc:
+        # The guard's reason may name the addresses a host resolves to: a DNS oracle for
+        # whoever registers URLs. The caller learns the rule; the log keeps the reason.
+        logger.info("webhook URL refused: %s", exc)
+        raise UnsafeURLError(WEBHOOK_URL_RULE) from None
     if checked.scheme != "https" and not checked.allow_listed:
         raise UnsafeURLError("webhook URLs must use https (signed bodies still travel in clear)")
 
@@ -68,8 +78,8 @@ class WebhookNotifier:
         self._catalog = settings.catalog
         self._clock = clock
         self._jitter = jitter
-        self.outbox = RedisWebhookOutbox(client, ledger.keys.ns)
-        self.directory = RedisSellerDirectory(client, namespace=ledger.keys.ns)
+        self.outbox = RedisWebhookOutbox(client, ledger.keys)
+        self.directory = RedisSellerDirectory(client, ledger.keys)
         self._translate = SyncEventTranslator(
             client, ledger, self.directory, progress_interval_s=self._cfg.progress_interval_s
         )
@@ -143,9 +153,13 @@ class WebhookNotifier:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before attempt ``attempt + 1``."""
-        base: float = self._cfg.backoff_base_s * 2.0 ** (attempt - 1)
-        base *= 1 + random.uniform(-self._jitter, self._jitter)
-        return min(max(base, retry_after or 0.0), self._cfg.backoff_max_s)
+        return retry_delay(
+            attempt,
+            self._cfg.backoff_base_s,
+            jitter=self._jitter,
+            at_least_s=retry_after,
+            cap_s=self._cfg.backoff_max_s,
+        )
 
     async def round(self) -> None:
         await asyncio.to_thread(self.pump)

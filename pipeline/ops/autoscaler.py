@@ -199,7 +199,9 @@ class AutoscalerLoop:
         from pipeline.runtime import Runtime
 
         with Runtime(self._settings) as runtime:
-            ledger = RedisLedger(runtime.redis(), self._settings.jobs)
+            ledger = RedisLedger(
+                runtime.redis(), self._settings.jobs, keys=self._settings.redis.keys
+            )
             while not self._stop.is_set():
                 try:
                     self.tick(backlog_of(ledger.stats(window_minutes=1)))

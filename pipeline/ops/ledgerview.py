@@ -12,7 +12,9 @@ import redis
 
 from pipeline.ledger import RedisLedger
 from pipeline.ledger.keys import JOB_TYPES, PRIORITIES
+from pipeline.ledger.models import decode_hash
 from pipeline.records import JobType
+from pipeline.sync_outcome import failed_counts, outcome_state
 
 SYNC_FIELDS = ("seller", "state", "created", "finished", "ch_total", "ch_completed", "ch_dead")
 
@@ -23,19 +25,23 @@ def sync_summaries(ledger: RedisLedger, client: redis.Redis, job_ids: list[str])
     pipe = client.pipeline(transaction=False)
     for job_id in job_ids:
         pipe.hmget(ledger.keys.job(job_id), list(SYNC_FIELDS))
+        pipe.hgetall(ledger.keys.children(job_id))
+    replies = pipe.execute()
     rows = []
-    for job_id, values in zip(job_ids, pipe.execute(), strict=True):
+    for job_id, values, per_type in zip(job_ids, replies[::2], replies[1::2], strict=True):
         if values[0] is None:
             continue
         seller, state, created, finished, total, done, dead = (
             v.decode() if v is not None else "" for v in values
         )
         n_total, n_done, n_dead = int(total or 0), int(done or 0), int(dead or 0)
+        stages = _per_type(decode_hash(per_type))
         rows.append(
             {
                 "sync_id": job_id,
                 "seller_id": seller,
-                "state": state,
+                "state": outcome_state(state, stages),
+                "failed_jobs": failed_counts(stages),
                 "progress": round(sync_percent(state, n_total, n_done + n_dead), 1),
                 "total": n_total,
                 "completed": n_done,
@@ -45,6 +51,15 @@ def sync_summaries(ledger: RedisLedger, client: redis.Redis, job_ids: list[str])
             }
         )
     return rows
+
+
+def _per_type(children: dict[str, str]) -> dict[str, dict[str, int]]:
+    """``{"<type>:<outcome>": n}`` (a parent's children hash) as ``{type: {outcome: n}}``."""
+    out: dict[str, dict[str, int]] = {}
+    for name, count in children.items():
+        jtype, _, outcome = name.rpartition(":")
+        out.setdefault(jtype, {})[outcome] = int(count)
+    return out
 
 
 def finished_in_window(
@@ -66,6 +81,17 @@ def finished_in_window(
             total += int(done or 0) + int(failed or 0)
         out[jtype.value] = total
     return out
+
+
+def dead_in_window(
+    ledger: RedisLedger, client: redis.Redis, now: float, window_minutes: int, job_type: JobType
+) -> int:
+    """Jobs of ``job_type`` that went dead in the last ``window_minutes`` minutes."""
+    minute = int(now // 60)
+    pipe = client.pipeline(transaction=False)
+    for m in range(minute - window_minutes + 1, minute + 1):
+        pipe.hget(ledger.keys.minute(job_type.value, m), "dead")
+    return sum(int(v or 0) for v in pipe.execute())
 
 
 def live_sync_ids(ledger: RedisLedger, client: redis.Redis, limit: int) -> list[str]:

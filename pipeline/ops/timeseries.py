@@ -22,6 +22,7 @@ import redis
 import redis.asyncio as aredis
 
 from pipeline.ledger import RedisLedger
+from pipeline.redis_keys import RedisKeys
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ def _pct(values: list[float], q: float) -> float | None:
 class SearchTimings:
     """Search latencies and cache results of every API replica, in one capped list."""
 
-    def __init__(self, namespace: str = "cs") -> None:
-        self.key = f"{namespace}:ops:search"
+    def __init__(self, keys: RedisKeys) -> None:
+        self.key = keys.ops_search
 
     async def record(self, client: aredis.Redis, kind: str, ms: float, hit: bool) -> None:
         """One pipelined round trip; a Redis error is logged, never raised (a search must
@@ -85,14 +86,14 @@ class LedgerSampler:
         interval_s: float = 5.0,
         keep: int = 720,
     ) -> None:
-        ns = ledger.keys.ns
+        keys = ledger.keys
         self._ledger = ledger
         self._client = client
         self._interval = interval_s
         self._keep = keep
-        self.key = f"{ns}:ops:samples"
-        self._lock = f"{ns}:ops:sample-lock"
-        self._search = SearchTimings(ns)
+        self.key = keys.ops_samples
+        self._lock = keys.ops_sample_lock
+        self._search = SearchTimings(keys)
 
     def sample_if_due(self) -> bool:
         """Write a sample unless another process wrote one this interval. Raises

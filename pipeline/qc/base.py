@@ -17,6 +17,14 @@ class QCInput:
     image: bytes | None  # the first image's bytes, None when it could not be fetched
     image_vector: npt.NDArray[np.float32] | None = None
     text_vector: npt.NDArray[np.float32] | None = None
+    # The ledger job's attempt (1-based) and its limit: a checker that retries an answer
+    # it cannot use (Gemini off-schema) decides from these, never from a count of its own.
+    attempt: int = 1
+    max_attempts: int = 1
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
 
 
 class QualityChecker(Protocol):

@@ -5,56 +5,30 @@ checks everything again.
 
 from __future__ import annotations
 
-import logging
-from typing import cast
-
 import redis
-from pydantic import ValidationError
 
+from pipeline.model_cache import RedisModelCache
 from pipeline.qc.base import QCInput, QualityChecker
 from pipeline.records import QCVerdict
-
-logger = logging.getLogger(__name__)
+from pipeline.redis_keys import RedisKeys
 
 
 class RedisVerdictCache:
-    """``<namespace>:qc:verdict:<policy version>:<content hash>`` -> verdict JSON, with a TTL."""
+    """``RedisKeys.qc_verdict(policy version, content hash)`` -> verdict JSON, with a TTL
+    (``pipeline.model_cache``: a Redis error or an unreadable entry is a miss)."""
 
-    def __init__(self, client: redis.Redis, *, ttl_s: int, namespace: str = "cs") -> None:
-        self._client = client
-        self._ttl = ttl_s
-        self._prefix = f"{namespace}:qc:verdict:"
+    def __init__(self, client: redis.Redis, keys: RedisKeys, *, ttl_s: int) -> None:
+        self._cache = RedisModelCache(client, QCVerdict, ttl_s=ttl_s, what="qc")
+        self._keys = keys
 
     def key(self, content_hash: str, policy_version: str) -> str:
-        return f"{self._prefix}{policy_version}:{content_hash}"
+        return self._keys.qc_verdict(policy_version, content_hash)
 
     def get(self, content_hash: str, policy_version: str) -> QCVerdict | None:
-        """The cached verdict, or None. A Redis error is logged and counts as a miss."""
-        key = self.key(content_hash, policy_version)
-        try:
-            raw = cast(bytes | None, self._client.get(key))
-        except redis.RedisError as exc:
-            logger.warning("qc cache read failed for %s: %s", key, exc)
-            return None
-        if raw is None:
-            return None
-        try:
-            return QCVerdict.model_validate_json(raw)
-        except ValidationError:
-            # Written by an older release with another schema: recheck rather than fail.
-            logger.warning("qc cache entry %s is unreadable; dropping it", key)
-            self._client.delete(key)
-            return None
+        return self._cache.get(self.key(content_hash, policy_version))
 
     def put(self, content_hash: str, verdict: QCVerdict) -> None:
-        """Stores the verdict (no-op when the TTL is 0). A Redis error is logged, not raised."""
-        if self._ttl <= 0:
-            return
-        key = self.key(content_hash, verdict.policy_version)
-        try:
-            self._client.set(key, verdict.model_dump_json(), ex=self._ttl)
-        except redis.RedisError as exc:
-            logger.warning("qc cache write failed for %s: %s", key, exc)
+        self._cache.put(self.key(content_hash, verdict.policy_version), verdict)
 
 
 class CachedQualityChecker:

@@ -1,15 +1,17 @@
-"""Picks the quality checker from settings: Gemini when ``GEMINI_API_KEY`` is set, else the
+"""Builds the quality checker ``QC_BACKEND`` names (pipeline/backends.py): Gemini or the
 local checker; either way behind the 24 h verdict cache in Redis."""
 
 from __future__ import annotations
 
 import redis
 
+from pipeline.backends import qc_backend
 from pipeline.embedding.base import Embedder
+from pipeline.images import ImageLimits
 from pipeline.qc.base import QualityChecker
 from pipeline.qc.cache import CachedQualityChecker, RedisVerdictCache
 from pipeline.qc.local import LocalQualityChecker
-from pipeline.settings import Settings
+from pipeline.settings import QCBackend, Settings
 
 
 def build_quality_checker(
@@ -20,17 +22,23 @@ def build_quality_checker(
     Raises ConfigError when the Gemini settings are unusable.
     """
     inner: QualityChecker
-    if settings.gemini.api_key is not None:
+    limits = ImageLimits.from_settings(settings.catalog)
+    if qc_backend(settings) is QCBackend.GEMINI:
         from pipeline.ledger.ratelimit import RedisRateLimiter
         from pipeline.qc.gemini import GeminiQualityChecker
 
         inner = GeminiQualityChecker(
-            settings, redis_client=redis_client, limiter=RedisRateLimiter(redis_client)
+            settings,
+            limiter=RedisRateLimiter(redis_client, settings.redis.keys),
         )
     elif settings.siglip.is_tiny:
         # The untrained test model's vectors are noise: judge on the rules alone, and
         # let any vector count as proof that the image was fetched and decoded.
-        inner = LocalQualityChecker(settings.qc.model_copy(update={"agreement_min": -1.0}))
+        inner = LocalQualityChecker(
+            settings.qc.model_copy(update={"agreement_min": -1.0}), limits=limits
+        )
     else:
-        inner = LocalQualityChecker(settings.qc, embedder)
-    return CachedQualityChecker(inner, RedisVerdictCache(redis_client, ttl_s=settings.qc.cache_ttl))
+        inner = LocalQualityChecker(settings.qc, embedder, limits=limits)
+    return CachedQualityChecker(
+        inner, RedisVerdictCache(redis_client, settings.redis.keys, ttl_s=settings.qc.cache_ttl)
+    )

@@ -13,8 +13,8 @@ import numpy as np
 
 from pipeline.embedding.base import Embedder
 from pipeline.errors import PermanentError
+from pipeline.images import ImageLimits, decode_rgb
 from pipeline.qc.base import QCInput
-from pipeline.qc.images import downscale_jpeg
 from pipeline.qc.rules import RULES_MODEL, Finding, rule_findings, verdict_from
 from pipeline.qc.zero_shot import ALLOWED, Vector, ZeroShotScorer, agreement
 from pipeline.records import QCDecision, QCVerdict
@@ -26,8 +26,16 @@ logger = logging.getLogger(__name__)
 class LocalQualityChecker:
     """Rules always; zero-shot and agreement when an embedder is given (or vectors are)."""
 
-    def __init__(self, cfg: QCSettings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        cfg: QCSettings,
+        embedder: Embedder | None = None,
+        *,
+        limits: ImageLimits | None = None,
+    ) -> None:
+        """``limits``: the image rules of the scrape (``CATALOG_MAX_IMAGE_*``)."""
         self._cfg = cfg
+        self._limits = limits or ImageLimits()
         self._embedder = embedder
         self._scorer = (
             ZeroShotScorer(embedder, temperature=cfg.zero_shot_temperature) if embedder else None
@@ -56,7 +64,7 @@ class LocalQualityChecker:
                     findings += self._zero_shot_findings(scores)
                     confidence = min(0.9, scores.get(ALLOWED, 0.0))
             elif self._embedder is None and item.image is not None:
-                findings += _decodable(item.image)
+                findings += _decodable(item.image, self._limits)
         verdict = verdict_from(
             findings,
             model=self._model,
@@ -118,9 +126,9 @@ class LocalQualityChecker:
         return [Finding(QCDecision.FLAGGED, reason, "image_mismatch", 0.5)]
 
 
-def _decodable(image: bytes) -> list[Finding]:
+def _decodable(image: bytes, limits: ImageLimits) -> list[Finding]:
     try:
-        downscale_jpeg(image, 64)
+        decode_rgb(image, limits, draft=64)
     except PermanentError:
         return [Finding(QCDecision.REJECTED, "image could not be decoded", "incomplete", 1.0)]
     return []

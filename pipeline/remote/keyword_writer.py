@@ -15,10 +15,11 @@ from typing import Any
 
 import ray
 
+from pipeline.backends import keyword_backend
 from pipeline.errors import BackendUnavailable
 from pipeline.keyword.base import BulkResult, KeywordDoc, KeywordFilter, KeywordHit, KeywordIndex
 from pipeline.keyword.factory import embedded_index_path, open_keyword_index
-from pipeline.settings import Settings
+from pipeline.settings import KeywordBackend, Settings
 
 WRITER_NAME = "catalog-sync-keyword-writer"
 WRITER_NAMESPACE = "catalog-sync"
@@ -67,8 +68,8 @@ class RayKeywordIndex:
     @classmethod
     def start(cls, settings: Settings, timeout: float = 60.0) -> KeywordIndex:
         """The writer actor of this Ray cluster (created if absent), or Elasticsearch."""
-        if settings.elasticsearch.url is not None:
-            return open_keyword_index(settings)
+        if keyword_backend(settings) is not KeywordBackend.TANTIVY:
+            return open_keyword_index(settings)  # a cluster needs no single writer
         # One writer per index directory: the name says which directory it owns.
         path = str(embedded_index_path(settings).resolve())
         name = f"{WRITER_NAME}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"

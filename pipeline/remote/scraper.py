@@ -21,15 +21,27 @@ class ScraperWorker:
     """Runs in its own process as :data:`ScraperActor`."""
 
     def __init__(self, settings: Settings) -> None:
-        from pipeline.sources.detect import CatalogSources
+        from pipeline.blobs import open_blob_store
+        from pipeline.fetch.fetcher import SafeFetcher
+        from pipeline.runtime import Runtime
+        from pipeline.sources.detect import CatalogSources, page_reader
 
-        self._sources = CatalogSources(settings.catalog)
+        # This process's one fetcher, shared by every source (one budget per host); it
+        # keeps each image it verifies in the image store, where the later stages read it.
+        self._store = open_blob_store(settings)
+        self._fetcher = SafeFetcher(settings.catalog, images=self._store)
+        self._runtime = Runtime(settings)
+        reader = page_reader(settings, self._runtime.redis)  # Redis only when it is on
+        self._sources = CatalogSources(settings.catalog, fetcher=self._fetcher, reader=reader)
 
     async def scrape(self, url: str, seller_id: str, source: str) -> ScrapeResult:
         return await self._sources.scrape(url, seller_id, SourceKind(source))
 
     async def aclose(self) -> None:
         await self._sources.aclose()
+        await self._fetcher.aclose()
+        self._store.close()
+        self._runtime.close()
 
 
 ScraperActor = ray.remote(num_cpus=0, max_restarts=-1)(ScraperWorker)
@@ -49,12 +61,17 @@ class RayScraper:
         return cls(handle, timeout=settings.jobs.timeout)
 
     async def scrape(self, url: str, seller_id: str, source: str) -> ScrapeResult:
+        ref = self._handle.scrape.remote(url, seller_id, source)
         try:
-            result: ScrapeResult = await asyncio.wait_for(
-                self._handle.scrape.remote(url, seller_id, source), timeout=self._timeout
-            )
+            result: ScrapeResult = await asyncio.wait_for(ref, timeout=self._timeout)
         except TimeoutError as exc:
+            # wait_for only stops waiting: the actor would go on scraping, holding one of
+            # its JOB_CONCURRENCY slots, a browser page and a host's budget. Cancel it there.
+            ray.cancel(ref)
             raise BackendUnavailable(f"scrape of {url[:200]} exceeded {self._timeout} s") from exc
+        except asyncio.CancelledError:
+            ray.cancel(ref)  # our caller gave up (shutdown, lease lost): so does the actor
+            raise
         except ray.exceptions.RayTaskError as exc:
             raise exc.as_instanceof_cause() from None  # type: ignore[no-untyped-call]
         except ray.exceptions.RayActorError as exc:

@@ -17,10 +17,11 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from pipeline.records import Availability
+from pipeline.sample_site.words import FALLBACK_KIND, kind_of
 
 GRAPH_TOKEN = "sample-token"
 
@@ -95,22 +96,62 @@ _ITEMS = [
 _COLOURS = ["red", "blue", "green", "yellow", "black", "white", "orange", "purple", "teal"]
 
 
+# What each kind of good (``words.KINDS``) costs at a small shop, in US dollars.
+PRICES_USD: dict[str, tuple[int, int]] = {
+    "mug": (8, 25), "tote": (12, 40), "handbag": (60, 1500), "wallet": (25, 90),
+    "candle": (10, 35), "shirt": (25, 80), "dress": (35, 150), "spoons": (10, 30),
+    "basket": (18, 60), "earrings": (20, 90), "notebook": (8, 25), "scarf": (20, 70),
+    "planter": (10, 45), "vase": (20, 80), "bracelet": (6, 25), "diya": (3, 15),
+    "lamp": (25, 150), "bottle": (10, 35), "shoe": (30, 120), "box": (10, 60),
+}  # fmt: skip
+# Local units per dollar at the low and the high end: handmade goods follow what people
+# earn more than the exchange rate, and Indian shops price over a wider band.
+_PER_USD: dict[str, tuple[int | str, int | str]] = {
+    "USD": (1, 1), "EUR": ("0.9", "0.95"), "BRL": ("3.6", "3.6"), "INR": (40, 60),
+    "IDR": (15_000, 15_000),
+}  # fmt: skip
+# (the unit a price is a whole number of, the endings shops put after it)
+_ROUNDING: dict[str, tuple[int, tuple[str, ...]]] = {
+    "USD": (1, ("0.99", "0", "0.50")), "EUR": (1, ("0", "0.90", "0.50")),
+    "BRL": (1, ("0.90", "0")), "INR": (10, ("9", "0")), "IDR": (1000, ("0",)),
+}  # fmt: skip
+
+
+def price_range(kind: str, currency: str) -> tuple[Decimal, Decimal]:
+    """The lowest and highest price a sample product of ``kind`` has in ``currency``."""
+    low_usd, high_usd = PRICES_USD.get(kind, PRICES_USD[FALLBACK_KIND])
+    low_rate, high_rate = _PER_USD.get(currency, (1, 1))
+    unit = Decimal(_ROUNDING.get(currency, (1, ()))[0])
+    low = (low_usd * Decimal(low_rate) / unit).to_integral_value(ROUND_CEILING) * unit
+    high = (high_usd * Decimal(high_rate) / unit).to_integral_value(ROUND_FLOOR) * unit
+    return low, high
+
+
+def plausible_price(kind: str, currency: str, seed: str) -> Decimal:
+    """A price in ``price_range``, the same for the same seed, ending as shops in that
+    currency end prices ($12.99, R$ 49,90, ₹449)."""
+    digest = hashlib.sha256(f"price:{seed}".encode()).digest()
+    low, high = price_range(kind, currency)
+    unit, endings = _ROUNDING.get(currency, (1, ("0", "0.99")))
+    steps = int((high - low) / unit)  # whole units below ``high``, so an ending stays under it
+    whole = low + unit * (int.from_bytes(digest[:4], "big") % max(1, steps))
+    price = whole + Decimal(endings[digest[4] % len(endings)])
+    return price.quantize(Decimal("0.01")) if unit == 1 else price
+
+
 def _generated(prefix: str, count: int, currency: str, seed: str) -> list[SampleProduct]:
     products = []
     for i in range(count):
         digest = hashlib.sha256(f"{seed}:{i}".encode()).digest()
         item, description = _ITEMS[digest[0] % len(_ITEMS)]
         colour = _COLOURS[digest[1] % len(_COLOURS)]
-        cents = Decimal(digest[2] % 100) / 100 if currency not in ("INR", "IDR") else Decimal(0)
-        base = {"INR": 300, "IDR": 50_000, "BRL": 20, "EUR": 8, "USD": 5}.get(currency, 10)
-        price = Decimal(base * (1 + digest[3] % 60)) + cents
         availability = Availability.OUT_OF_STOCK if digest[4] % 7 == 0 else Availability.IN_STOCK
         products.append(
             SampleProduct(
                 retailer_id=f"{prefix}-{i + 1:04d}",
                 name=f"{colour.capitalize()} {item.lower()} #{i + 1}",
                 description=f"{description} Colour: {colour}.",
-                price=price,
+                price=plausible_price(kind_of(item), currency, f"{seed}:{i}"),
                 currency=currency,
                 availability=availability,
                 image_count=1 + digest[5] % 2,
@@ -119,10 +160,24 @@ def _generated(prefix: str, count: int, currency: str, seed: str) -> list[Sample
     return products
 
 
+def _restyled(product: SampleProduct, item: str, description: str, price: str) -> SampleProduct:
+    """The same listing (colour, number, photos) as a dearer good: the prices written with
+    thousands separators (R$ 1.299,90) must belong to goods that cost that much."""
+    colour, number = product.name.split()[0], product.name.split()[-1]
+    return replace(
+        product,
+        name=f"{colour} {item} {number}",
+        description=f"{description} Colour: {colour.lower()}.",
+        price=Decimal(price),
+    )
+
+
 def default_sellers(bulk_products: int = 200) -> list[SampleSeller]:
     """Four shops in four currencies, with the marked entries, plus one bulk seller."""
     ana = SampleSeller("5511987654321", "Loja da Ana", "BRL", _generated("ana", 42, "BRL", "ana"))
-    ana.products[3] = replace(ana.products[3], price=Decimal("1299.90"))
+    ana.products[3] = _restyled(
+        ana.products[3], "leather handbag", "Full-grain leather handbag, zip top.", "1299.90"
+    )
     ana.products += [
         SampleProduct(
             "ana-missing",
@@ -150,7 +205,7 @@ def default_sellers(bulk_products: int = 200) -> list[SampleSeller]:
         ),
     ]
     ravi = SampleSeller("919876543210", "Mumbai Crafts", "INR", _generated("ravi", 14, "INR", "r"))
-    ravi.products[0] = replace(ravi.products[0], price=Decimal("1299"))
+    ravi.products[0] = replace(ravi.products[0], price=Decimal("1299"))  # a dear mug
     ravi.products += [
         SampleProduct(
             "ravi-404",
@@ -170,7 +225,9 @@ def default_sellers(bulk_products: int = 200) -> list[SampleSeller]:
         ),
     ]
     claire = SampleSeller("33612345678", "Atelier Claire", "EUR", _generated("cl", 9, "EUR", "c"))
-    claire.products[0] = replace(claire.products[0], price=Decimal("1299.00"))
+    claire.products[0] = _restyled(
+        claire.products[0], "leather travel bag", "Calfskin weekend bag, made to order.", "1299.00"
+    )
     claire.products += [
         SampleProduct(
             "cl-free",

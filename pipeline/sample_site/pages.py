@@ -140,8 +140,12 @@ def shop_index(seller: SampleSeller, base: str) -> bytes:
     return _page(
         seller.name,
         f"<h1>{_esc(seller.name)}</h1><ul>{links}</ul>",
-        head=_json_script(data, "application/ld+json"),
+        head=_site_name(seller) + _json_script(data, "application/ld+json"),
     )
+
+
+def _site_name(seller: SampleSeller) -> str:
+    return f'<meta property="og:site_name" content="{_esc(seller.name)}">'
 
 
 def shop_product(seller: SampleSeller, product: SampleProduct, base: str, index: int) -> bytes:
@@ -154,6 +158,7 @@ def shop_product(seller: SampleSeller, product: SampleProduct, base: str, index:
         f'content="{_esc(product.name)}"><meta property="og:image" content="{_esc(images[0])}">'
         f'<meta property="product:price:amount" content="{product.price}">'
         f'<meta property="product:price:currency" content="{product.currency}">'
+        + _site_name(seller)
     )
     if index % 2 == 0:
         data = {

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline.sample_site import pages
+from pipeline.sample_site import pages, platforms
 from pipeline.sample_site.catalog import GRAPH_TOKEN, SampleCatalog, SampleSeller
 from pipeline.sample_site.images import CORRUPT_JPEG, product_jpeg
 
@@ -104,8 +104,34 @@ class _Handler(BaseHTTPRequestHandler):
             self._graph(segments, query, base)
         elif seller is None:
             self._not_found()
+        elif head in ("shopify", "woo"):
+            self._platform(seller, segments, query, base)
         else:
             self._seller_route(seller, segments, base)
+
+    def _platform(
+        self, seller: SampleSeller, segments: list[str], query: dict[str, str], base: str
+    ) -> None:
+        """The seller as a Shopify store or a WooCommerce shop."""
+        rest = segments[2:]
+        page = int(query.get("page", "1"))
+        if segments[0] == "shopify" and not rest:
+            self._send(200, platforms.shopify_home(seller, base), "text/html; charset=utf-8")
+        elif segments[0] == "shopify" and rest == ["products.json"]:
+            limit = int(query.get("limit", "30"))
+            self._json(platforms.shopify_products(seller, base, page, limit))
+        elif segments[0] == "shopify" and rest == ["meta.json"]:
+            self._json(platforms.shopify_meta(seller))
+        elif segments[0] == "woo" and not rest:
+            self._send(200, platforms.woo_home(seller, base), "text/html; charset=utf-8")
+        elif segments[0] == "woo" and rest == ["wp-json"]:
+            self._json(platforms.wp_index(seller, base))
+        elif segments[0] == "woo" and rest == ["wp-json", "wc", "store", "v1", "products"]:
+            per_page = int(query.get("per_page", "10"))
+            items, total, pages = platforms.woo_products(seller, base, page, per_page)
+            self._json(items, X_WP_Total=str(total), X_WP_TotalPages=str(pages))
+        else:
+            self._not_found()
 
     def _seller_route(self, seller: SampleSeller, segments: list[str], base: str) -> None:
         head = segments[0]
@@ -146,7 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
             if key in product.image_keys():
                 if product.broken == "404-image":
                     break
-                body = CORRUPT_JPEG if product.broken == "corrupt-image" else product_jpeg(key)
+                body = (
+                    CORRUPT_JPEG
+                    if product.broken == "corrupt-image"
+                    else product_jpeg(key, name=product.name)
+                )
                 self._send(200, body, "image/jpeg", Cache_Control="max-age=3600")
                 return
         self._not_found()

@@ -27,6 +27,7 @@ import redis
 
 from pipeline.errors import PermanentError
 from pipeline.ledger import RedisLedger
+from pipeline.ledger.lua import LuaScript
 from pipeline.schedule.lock import FencedError, RedisLeaderLock
 from pipeline.sellers import RedisSellerDirectory, next_slot
 from pipeline.settings import ScheduleSettings
@@ -34,35 +35,9 @@ from pipeline.syncs import UrlCheck, start_sync
 
 logger = logging.getLogger(__name__)
 
-# KEYS: lock, due. ARGV: holder, token, now, limit, lease.
-_CLAIM = (
-    RedisLeaderLock.fence_check(1, 1, 2, 3)
-    + """
-local now = tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
-for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[2], 'XX', now + tonumber(ARGV[5]), id)
-end
-return ids
-"""
-)
+_CLAIM = LuaScript("scheduler_claim", preludes=("_lock", "_fenced"))
 
-# KEYS: lock, due. ARGV: holder, token, now, profile key prefix, then (seller, due) pairs.
-_COMMIT = (
-    RedisLeaderLock.fence_check(1, 1, 2, 3)
-    + """
-local n = 0
-for i = 5, #ARGV, 2 do
-  local id, due = ARGV[i], ARGV[i + 1]
-  if redis.call('ZSCORE', KEYS[2], id) then
-    redis.call('ZADD', KEYS[2], due, id)
-    redis.call('HSET', ARGV[4] .. id, 'next_sync_due', due)
-    n = n + 1
-  end
-end
-return n
-"""
-)
+_COMMIT = LuaScript("scheduler_commit", preludes=("_lock", "_fenced"))
 
 
 def scheduler_holder() -> str:
@@ -87,16 +62,18 @@ class ResyncScheduler:
         self._settings = settings
         self._clock = clock
         self._check_url = check_url
-        ns = ledger.keys.ns
         self.period_s = settings.resync_hours * 3600.0
         self.directory = RedisSellerDirectory(
-            client, namespace=ns, resync_period_s=self.period_s, clock=clock
+            client, ledger.keys, resync_period_s=self.period_s, clock=clock
         )
+        keys = ledger.keys
         self.lock = RedisLeaderLock(
-            client, f"{ns}:scheduler:lock", holder or scheduler_holder(), settings.lock_ttl_s
+            client,
+            keys.scheduler_lock,
+            keys.scheduler_fence,
+            holder or scheduler_holder(),
+            settings.lock_ttl_s,
         )
-        self._claim: Any = client.register_script(_CLAIM)
-        self._commit: Any = client.register_script(_COMMIT)
         self.token: str | None = None
 
     @property
@@ -127,7 +104,8 @@ class ResyncScheduler:
     def claim_due(self, token: str, now: float) -> list[str]:
         """Take up to ``batch`` due sellers (fenced). Raises FencedError."""
         try:
-            ids = self._claim(
+            ids = _CLAIM(
+                self._r,
                 keys=[self.lock.key, self.directory.due_key],
                 args=[
                     self.lock.holder,
@@ -147,7 +125,7 @@ class ResyncScheduler:
         for seller_id, when in due:
             args += [seller_id, repr(when)]
         try:
-            return int(self._commit(keys=[self.lock.key, self.directory.due_key], args=args))
+            return int(_COMMIT(self._r, keys=[self.lock.key, self.directory.due_key], args=args))
         except redis.ResponseError as exc:
             raise _fenced(exc, self) from exc
 

@@ -1,9 +1,11 @@
 """The common tail of every source: raw products to records, images checked and hashed.
 
 With ``CATALOG_VERIFY_IMAGES`` (the default) each image is downloaded once through the
-SafeFetcher: broken ones (404, corrupt, too large, refused) are dropped with a logged
-reason, a product left with no image is skipped with the reasons, and the surviving
-images' bytes go into the content hash, so a photo replaced under the same URL re-embeds.
+SafeFetcher, which checks it and keeps it in the image store: broken ones (404, corrupt,
+too large, refused) are dropped with a logged reason, a product left with no image is
+skipped with the reasons, and each surviving image's SHA-256 goes into the record
+(``image_hashes``: the later stages read those bytes, never the seller's host) and into
+the content hash, so a photo replaced under the same URL is checked and embedded again.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ async def _verify(
     async with gate:
         results = []
         for url in record.image_urls:
+            # One download per URL per scrape, however many products show the image.
+            prefetch.start([url])
             task = prefetch.tasks.get(url)
             results.append(await task if task else await _image_digest(fetcher, url))
     good = [
@@ -78,7 +82,11 @@ async def _verify(
         )
     combined = hashlib.sha256("".join(d for _, d in good).encode()).hexdigest()
     updated = record.model_copy(
-        update={"image_urls": tuple(url for url, _ in good), "image_sha256": combined}
+        update={
+            "image_urls": tuple(url for url, _ in good),
+            "image_hashes": tuple(digest for _, digest in good),
+            "image_sha256": combined,
+        }
     )
     return updated.model_copy(update={"content_hash": updated.compute_content_hash()})
 
@@ -99,7 +107,8 @@ async def assemble(
     result = ScrapeResult(skipped=list(skipped), source=kind, url=source_url)
     records: list[ProductRecord] = []
     seen: set[str] = set()
-    for raw in raws:
+    raws = list(raws)
+    for n, raw in enumerate(raws):
         made = to_record(raw, seller_id, source_url)
         if isinstance(made, SkippedProduct):
             result.skipped.append(made)
@@ -119,10 +128,20 @@ async def assemble(
             logger.warning(
                 "%s: stopped at %d products (CATALOG_MAX_PRODUCTS)", source_url, max_products
             )
+            if n + 1 < len(raws):  # one entry for the rest: never a silent drop
+                result.skipped.append(
+                    SkippedProduct(
+                        seller_id=seller_id,
+                        source_url=source_url[:4096],
+                        raw_name=f"{len(raws) - n - 1} more products",
+                        reason=f"over CATALOG_MAX_PRODUCTS ({max_products}): "
+                        f"{len(raws) - n - 1} more products were not imported",
+                    )
+                )
             break
     if fetcher is not None:
         gate = asyncio.Semaphore(fetcher.catalog.per_host_concurrency * 2)
-        started = prefetch or ImagePrefetch(None)
+        started = prefetch or ImagePrefetch(fetcher)
         try:
             verified = await asyncio.gather(*(_verify(r, fetcher, gate, started) for r in records))
         finally:

@@ -15,6 +15,8 @@ class SourceKind(StrEnum):
     GRAPH = "graph"
     STOREFRONT = "storefront"
     FEED = "feed"
+    SHOPIFY = "shopify"
+    WOOCOMMERCE = "woocommerce"
 
 
 @dataclass
@@ -25,6 +27,10 @@ class ScrapeResult:
     skipped: list[SkippedProduct] = field(default_factory=list)
     source: SourceKind = SourceKind.AUTO
     url: str = ""
+    # What the catalog says about its seller (WhatsApp business name, og:site_name, shop
+    # name; the shop's home page), when it says it: fills the seller's profile.
+    seller_name: str | None = None
+    shop_url: str | None = None
 
 
 class CatalogSource(Protocol):

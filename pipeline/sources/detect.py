@@ -2,15 +2,19 @@
 the shared fetcher and browser pool and hands out sources.
 
 ``auto`` picks: ``wa.me/c/<number>`` (or any ``/c/<number>`` catalog path) -> whatsapp;
-the Graph API host -> graph; a ``.csv/.tsv/.json/.jsonl`` path -> feed; any other http(s)
-page -> storefront. Chat links, Facebook and Instagram pages and non-http URLs are
-rejected with the reason.
+the Graph API host -> graph; a ``*.myshopify.com`` host or ``/products.json`` path ->
+shopify; a ``/wp-json/wc/store`` path -> woocommerce; a ``.csv/.tsv/.json/.jsonl`` path ->
+feed; any other http(s) page -> storefront (which switches to the shop's platform API
+when the page shows it is a Shopify or WooCommerce shop). Chat links, Facebook and
+Instagram pages and non-http URLs are rejected with the reason.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pipeline.errors import PermanentError, UnsafeURLError
@@ -20,11 +24,30 @@ from pipeline.sources.base import CatalogSource, ScrapeResult, SourceKind
 from pipeline.sources.browser import BrowserPool
 from pipeline.sources.feed import FEED_EXTENSIONS, FeedCatalogSource
 from pipeline.sources.graph import GraphCatalogSource
+from pipeline.sources.platform import platform_of_url
+from pipeline.sources.shop_platforms import ShopifyCatalogSource, WooCommerceCatalogSource
 from pipeline.sources.storefront import StorefrontCatalogSource
 from pipeline.sources.whatsapp import PlaywrightCatalogSource
 from pipeline.sources.whatsapp_profile import CATALOG_PATH, WHATSAPP_HOSTS
 
+if TYPE_CHECKING:  # google-genai is imported only where the fallback is on
+    import redis
+
+    from pipeline.settings import Settings
+    from pipeline.sources.gemini_reader import GeminiPageReader
+
 logger = logging.getLogger(__name__)
+
+
+def page_reader(settings: Settings, connect: Callable[[], redis.Redis]) -> GeminiPageReader | None:
+    """The Gemini fallback for storefront pages when ``GEMINI_EXTRACT`` is on, else None;
+    google-genai is imported only then (``gemini_reader.build_page_reader``)."""
+    if not settings.gemini.extract:
+        return None
+    from pipeline.sources.gemini_reader import build_page_reader
+
+    return build_page_reader(settings, connect)
+
 
 GRAPH_HOSTS = frozenset({"graph.facebook.com", "graph.beta.facebook.com"})
 LOGIN_WALLED = frozenset(
@@ -75,6 +98,9 @@ def detect_source(
         )
     if CATALOG_PATH.match(path):
         return SourceKind.WHATSAPP
+    platform = platform_of_url(split.host, path)
+    if platform is not None:
+        return platform
     if path.lower().endswith(FEED_EXTENSIONS[:-1]):
         return SourceKind.FEED
     return SourceKind.STOREFRONT
@@ -111,9 +137,13 @@ class CatalogSources:
         *,
         fetcher: SafeFetcher | None = None,
         pool: BrowserPool | None = None,
+        reader: GeminiPageReader | None = None,
     ) -> None:
+        """``reader`` (Gemini) reads storefront pages our extractor found no confident
+        product on; it is closed with this object."""
         self.catalog = catalog
         self.fetcher = fetcher or SafeFetcher(catalog)
+        self.reader = reader
         self._pool = pool
         self._owns_fetcher = fetcher is None
         self._owns_pool = pool is None
@@ -137,6 +167,8 @@ class CatalogSources:
             await self._pool.aclose()
         if self._owns_fetcher:
             await self.fetcher.aclose()
+        if self.reader is not None:
+            await self.reader.aclose()
 
     def source(self, kind: SourceKind) -> CatalogSource:
         """The source of ``kind`` (not AUTO), sharing this object's fetcher and pool."""
@@ -145,9 +177,13 @@ class CatalogSources:
         if kind == SourceKind.GRAPH:
             return GraphCatalogSource(self.catalog, self.fetcher)
         if kind == SourceKind.STOREFRONT:
-            return StorefrontCatalogSource(self.catalog, self.fetcher)
+            return StorefrontCatalogSource(self.catalog, self.fetcher, self.reader)
         if kind == SourceKind.FEED:
             return FeedCatalogSource(self.catalog, self.fetcher)
+        if kind == SourceKind.SHOPIFY:
+            return ShopifyCatalogSource(self.catalog, self.fetcher)
+        if kind == SourceKind.WOOCOMMERCE:
+            return WooCommerceCatalogSource(self.catalog, self.fetcher)
         raise ValueError(f"kind must be a concrete source, got {kind}")
 
     async def scrape(
@@ -158,5 +194,6 @@ class CatalogSources:
         chosen = detect_source(url, self.catalog, kind)
         logger.info("scraping %s for %s with the %s source", url[:200], seller_id, chosen)
         result = await self.source(chosen).scrape(url, seller_id)
-        result.source = chosen
+        if result.source == SourceKind.AUTO:
+            result.source = chosen  # a storefront may have read a platform's API instead
         return result

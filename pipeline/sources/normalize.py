@@ -8,6 +8,7 @@ record, or a :class:`SkippedProduct` naming the reason when no record can be mad
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import re
 from dataclasses import dataclass, field
@@ -78,6 +79,36 @@ def parse_availability(value: object) -> Availability:
     return Availability.UNKNOWN
 
 
+# A price read with less confidence than this stays ``price_unparsed``: better no price
+# than a wrong one (the struck-out list price, a shipping fee, a monthly instalment).
+PRICE_MIN_CONFIDENCE = 0.5
+_TAG = re.compile(r"<(?:/?[A-Za-z][^<>]{0,2000}|!--.*?--)>", re.S)
+_BLOCK_TAG = re.compile(r"<(?:br|/p|/div|/li|/h\d|/tr)\b[^<>]{0,200}>", re.I)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a field's value came from (``json-ld``, ``microdata``, ``rdfa``,
+    ``opengraph``, ``state``, ``meta``, ``page``...) and how much it is trusted (0-1)."""
+
+    source: str
+    confidence: float
+
+
+def clean_text(text: object, limit: int) -> str:
+    """Plain text: HTML tags stripped, entities decoded (twice-escaped ones too),
+    whitespace collapsed, cut at ``limit`` characters."""
+    if text is None:
+        return ""
+    value = str(text)
+    for _ in range(2):
+        if "&" in value:
+            value = html.unescape(value)
+        if "<" in value:
+            value = _TAG.sub(" ", _BLOCK_TAG.sub(" ", value))
+    return " ".join(value.split())[:limit].rstrip()
+
+
 @dataclass
 class RawProduct:
     """What a source read for one product, before any cleaning."""
@@ -91,13 +122,13 @@ class RawProduct:
     image_urls: list[str] = field(default_factory=list)
     availability: object = None
     url: str | None = None  # the product's own page, when it has one
+    # Field name -> where its value came from; a field without an entry is the source's
+    # own data (a feed column, an API field) and fully trusted.
+    evidence: dict[str, Evidence] = field(default_factory=dict)
 
 
 def _clean(text: object, limit: int) -> str:
-    if text is None:
-        return ""
-    cleaned = " ".join(str(text).split())
-    return cleaned[:limit].rstrip()
+    return clean_text(text, limit)
 
 
 def _image_urls(urls: list[str], base_url: str) -> tuple[str, ...]:
@@ -114,14 +145,25 @@ def _image_urls(urls: list[str], base_url: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _price(raw: RawProduct) -> ParsedPrice:
+def price_of(raw: RawProduct) -> ParsedPrice:
+    """The price of ``raw``: its structured amount when that reads, else its price text.
+    A price whose evidence is weak comes back unparsed with its raw text."""
+    parsed, used = _read_price(raw)
+    evidence = raw.evidence.get(used)
+    if parsed.amount is not None and evidence and evidence.confidence < PRICE_MIN_CONFIDENCE:
+        return ParsedPrice(None, parsed.currency, parsed.raw, True)
+    return parsed
+
+
+def _read_price(raw: RawProduct) -> tuple[ParsedPrice, str]:
+    """The price and the field it was read from."""
     if raw.price_amount is not None and str(raw.price_amount).strip():
         parsed = price_from_number(raw.price_amount, raw.currency)
-        if not parsed.unparsed:
-            return parsed
+        if not parsed.unparsed or raw.price_text is None or not str(raw.price_text).strip():
+            return parsed, "price_amount"
     if raw.price_text is not None and str(raw.price_text).strip():
-        return parse_price(raw.price_text, raw.currency)
-    return ParsedPrice(None, raw.currency if raw.currency else None, "", False)
+        return parse_price(raw.price_text, raw.currency), "price_text"
+    return ParsedPrice(None, raw.currency if raw.currency else None, "", False), ""
 
 
 def _retailer_id(value: object) -> str | None:
@@ -154,7 +196,7 @@ def to_record(raw: RawProduct, seller_id: str, source_url: str) -> ProductRecord
             raw_name=name,
             reason="product has neither a retailer id nor a product URL to identify it",
         )
-    price = _price(raw)
+    price = price_of(raw)
     currency = price.currency if price.currency else None
     try:
         return ProductRecord(

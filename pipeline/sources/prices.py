@@ -75,6 +75,7 @@ ISO_CODES = frozenset(
 )
 THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007']")
+_MACHINE_AMOUNT = re.compile(r"\d{1,13}\.\d{1,6}")
 _NUMBER = re.compile(r"\d[\d\s\u00a0\u202f\u2009\u2007'.,]*")
 
 
@@ -169,4 +170,16 @@ def price_from_number(value: object, currency: object) -> ParsedPrice:
         return ParsedPrice(None, None, str(value), True)
     if isinstance(value, int | float):
         value = repr(value)
+    if isinstance(value, str) and _MACHINE_AMOUNT.fullmatch(value.strip()):
+        # schema.org and feeds write amounts with a "." decimal point and no grouping:
+        # "2.449" there is two and a bit, not two thousand.
+        return _machine(value.strip(), hint)
     return parse_price(value, hint)
+
+
+def _machine(value: str, hint: str | None) -> ParsedPrice:
+    parsed = parse_price(value, hint)
+    amount = Decimal(value)
+    if amount >= MAX_AMOUNT:
+        return ParsedPrice(None, parsed.currency, value, True)
+    return ParsedPrice(canonical_amount(amount), parsed.currency, value, False)

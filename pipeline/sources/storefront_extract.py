@@ -1,61 +1,51 @@
-"""Products in a shop's HTML: schema.org JSON-LD, then microdata, then OpenGraph.
+"""Products in a shop's HTML, from every format at once: JSON-LD, microdata, RDFa,
+OpenGraph/product meta, and (for a page that has none of them) the page itself.
 
 Pure functions over text; nothing here fetches or raises on any input. JSON-LD is read
 in every shape shops publish: a single node, arrays, ``@graph``, ``ItemList`` (whose
 entries may be whole products or only URLs to follow), ``Offer`` / ``AggregateOffer`` /
-``priceSpecification``, ``ImageObject`` images.
+``priceSpecification``, ``ImageObject`` images. Microdata and RDFa items arrive in the
+same shape (:mod:`pipeline.sources.html_doc`) and are read the same way. What several
+formats say about one product (same sku, URL or name) is merged into one product, each
+field keeping the evidence of the format it came from.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import logging
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 
-from pipeline.sources.normalize import RawProduct
+from pipeline.sources.html_doc import Page, parse_page
+from pipeline.sources.merge import merge_into, merged, same_product
+from pipeline.sources.normalize import Evidence, RawProduct
+from pipeline.sources.page_signals import fill_from_page, main_product
+from pipeline.sources.variants import collapse, variant_group
 
 logger = logging.getLogger(__name__)
 
-MAX_JSONLD_CHARS = 2_000_000
 MAX_DEPTH = 24
 MAX_NODES = 50_000
-PRODUCT_TYPES = frozenset({"product", "individualproduct", "productmodel"})
-_VOID = frozenset(
-    {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "source",
-        "track",
-        "wbr",
-        "param",
-    }
+PRODUCT_TYPES = frozenset({"product", "individualproduct", "productmodel", "vehicle", "car"})
+GROUP_TYPES = frozenset({"productgroup"})
+# A product's own identifier, best first: the shop's sku, its product id (shops write
+# ``productID``, ``productId``, ``productid``), the maker's part number, a GTIN.
+ID_KEYS = ("sku", "productid", "mpn", "gtin13", "gtin", "gtin12", "gtin14", "gtin8")
+# Lists whose entries are not products to follow.
+NOT_PRODUCT_LISTS = frozenset({"breadcrumblist", "sitenavigationelement", "searchaction"})
+# How much each format is trusted: the structured ones say what the shop meant.
+CONFIDENCE = {"json-ld": 0.95, "microdata": 0.9, "rdfa": 0.85, "opengraph": 0.8}
+FIELDS = (
+    "name",
+    "retailer_id",
+    "description",
+    "price_amount",
+    "price_text",
+    "currency",
+    "availability",
+    "url",
 )
-_URL_ATTR = {
-    "a": "href",
-    "area": "href",
-    "link": "href",
-    "img": "src",
-    "audio": "src",
-    "video": "src",
-    "source": "src",
-    "iframe": "src",
-    "embed": "src",
-    "object": "data",
-    "data": "value",
-    "meter": "value",
-    "time": "datetime",
-}
 
 
 @dataclass
@@ -65,96 +55,9 @@ class Extracted:
     products: list[RawProduct] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     method: str = ""
-
-
-@dataclass
-class _Frame:
-    tag: str
-    item: dict[str, Any] | None = None  # the item this element opened (itemscope)
-    props: list[str] = field(default_factory=list)  # itemprop names waiting for text
-    text: list[str] | None = None
-
-
-class _PageParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.jsonld: list[str] = []
-        self.meta: dict[str, list[str]] = {}
-        self.items: list[dict[str, Any]] = []  # top-level microdata items
-        self._stack: list[_Frame] = []
-        self._script: list[str] | None = None
-
-    def _parent_item(self) -> dict[str, Any] | None:
-        for frame in reversed(self._stack):
-            if frame.item is not None:
-                return frame.item
-        return None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "script" and a.get("type", "").strip().lower() == "application/ld+json":
-            self._script = []
-        if tag == "meta":
-            key = (a.get("property") or a.get("name") or "").strip().lower()
-            if key and "content" in a and len(self.meta) < 500:
-                self.meta.setdefault(key, []).append(a["content"])
-        frame = _Frame(tag)
-        props = a.get("itemprop", "").split()
-        parent = self._parent_item()
-        if "itemscope" in a:
-            frame.item = {"@type": a.get("itemtype", "").split()[:1], "@props": {}}
-            if props and parent is not None:
-                for prop in props:
-                    parent["@props"].setdefault(prop, []).append(frame.item)
-            elif len(self.items) < MAX_NODES:
-                self.items.append(frame.item)
-        elif props and parent is not None:
-            attr = _URL_ATTR.get(tag)
-            if tag == "meta" or (attr and attr in a) or "content" in a:
-                value = a.get("content") if "content" in a else a.get(attr or "", "")
-                for prop in props:
-                    parent["@props"].setdefault(prop, []).append(value or "")
-            else:
-                frame.props = props
-                frame.text = []
-        if tag not in _VOID:
-            self._stack.append(frame)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script" and self._script is not None:
-            text = "".join(self._script)
-            if len(text) <= MAX_JSONLD_CHARS:
-                self.jsonld.append(text)
-            self._script = None
-        if not any(f.tag == tag for f in self._stack):
-            return  # a stray end tag
-        while self._stack:
-            frame = self._stack.pop()
-            self._close(frame)
-            if frame.tag == tag:
-                break
-
-    def _close(self, frame: _Frame) -> None:
-        if frame.text is None:
-            return
-        parent = self._parent_item()
-        if parent is not None:
-            value = " ".join("".join(frame.text).split())
-            for prop in frame.props:
-                parent["@props"].setdefault(prop, []).append(value)
-
-    def handle_data(self, data: str) -> None:
-        if self._script is not None:
-            self._script.append(data)
-            return
-        for frame in self._stack:
-            if frame.text is not None:
-                frame.text.append(data)
-
-    def close(self) -> None:
-        super().close()
-        while self._stack:
-            self._close(self._stack.pop())
+    # The product the page is about, when it is a product page: one of ``products``, or
+    # the product that ``products`` are variants of.
+    main: RawProduct | None = None
 
 
 def _types(node: dict[str, Any]) -> set[str]:
@@ -190,7 +93,7 @@ def _images(value: Any) -> list[str]:
     return out[:20]
 
 
-def _offer(value: Any) -> tuple[Any, str | None, Any]:
+def _offer(value: Any, depth: int = 0) -> tuple[Any, str | None, Any]:
     """(price, currency, availability) from Offer, [Offer], AggregateOffer, specs."""
     offers = value if isinstance(value, list) else [value]
     for offer in offers:
@@ -204,27 +107,50 @@ def _offer(value: Any) -> tuple[Any, str | None, Any]:
                 price = _first(candidate)
         currency = _text(offer.get("priceCurrency")) or _text(spec.get("priceCurrency"))
         nested = offer.get("offers")
-        if price in (None, "") and nested is not None and nested is not value:
-            return _offer(nested)
+        if price in (None, "") and nested is not None and depth < MAX_DEPTH:
+            return _offer(nested, depth + 1)
         return price, currency, _text(offer.get("availability"))
     return None, None, None
 
 
-def _product_from_jsonld(node: dict[str, Any]) -> RawProduct:
+def _product(node: dict[str, Any], source: str) -> RawProduct:
     price, currency, availability = _offer(node.get("offers"))
-    return RawProduct(
+    keys = {str(k).lower(): v for k, v in node.items()}
+    raw = RawProduct(
         name=_text(node.get("name")),
-        retailer_id=_text(node.get("sku"))
-        or _text(node.get("productID"))
-        or _text(node.get("mpn"))
-        or _text(node.get("gtin13")),
+        retailer_id=next(filter(None, (_text(keys.get(k)) for k in ID_KEYS)), None),
         description=_text(node.get("description")),
         price_amount=price if not isinstance(price, dict | list) else None,
         currency=currency,
         image_urls=_images(node.get("image")),
-        availability=availability,
+        availability=availability or _text(node.get("availability")),
         url=_text(node.get("url")),
     )
+    _witness(raw, source)
+    return raw
+
+
+def _group(node: dict[str, Any], source: str) -> RawProduct:
+    """A ProductGroup: its own fields, stock, price and sku read across ``hasVariant``."""
+    base = _product(node, source)
+    group_id = _text(node.get("productGroupID"))
+    if group_id:
+        base.retailer_id = group_id
+        base.evidence["retailer_id"] = Evidence(source, CONFIDENCE.get(source, 0.5))
+    found = node.get("hasVariant")
+    variants = [
+        _product(v, source)
+        for v in (found if isinstance(found, list) else [found])[:MAX_NODES]
+        if isinstance(v, dict)
+    ]
+    return collapse(variants, base) if variants else base
+
+
+def _witness(raw: RawProduct, source: str) -> None:
+    """Every field ``raw`` has came from ``source``."""
+    for name in FIELDS:
+        if getattr(raw, name) not in (None, "") and name not in raw.evidence:
+            raw.evidence[name] = Evidence(source, CONFIDENCE.get(source, 0.5))
 
 
 def _list_item_link(node: dict[str, Any]) -> str | None:
@@ -240,64 +166,32 @@ def _list_item_link(node: dict[str, Any]) -> str | None:
     return None
 
 
-def _walk(node: Any, out: Extracted, depth: int, budget: list[int]) -> None:
+def _walk(node: Any, out: Extracted, source: str, depth: int, budget: list[int]) -> None:
     budget[0] -= 1
     if depth > MAX_DEPTH or budget[0] <= 0:
         return
     if isinstance(node, list):
         for child in node:
-            _walk(child, out, depth + 1, budget)
+            _walk(child, out, source, depth + 1, budget)
         return
     if not isinstance(node, dict):
         return
     types = _types(node)
-    if types & PRODUCT_TYPES:
-        out.products.append(_product_from_jsonld(node))
+    if types & GROUP_TYPES:
+        out.products.append(_group(node, source))
         return
-    if "listitem" in types:
+    if types & PRODUCT_TYPES:
+        out.products.append(_product(node, source))
+        return
+    if types & NOT_PRODUCT_LISTS:
+        return
+    if "listitem" in types and source == "json-ld":
         link = _list_item_link(node)
         if link:
             out.links.append(link)
     for key, child in node.items():
-        if key not in ("@context",) and isinstance(child, dict | list):
-            _walk(child, out, depth + 1, budget)
-
-
-def _microdata_product(item: dict[str, Any]) -> RawProduct:
-    props: dict[str, list[Any]] = item["@props"]
-
-    def get(name: str) -> Any:
-        values = props.get(name) or [None]
-        return values[0]
-
-    offer = get("offers")
-    offer_props: dict[str, list[Any]] = offer["@props"] if isinstance(offer, dict) else {}
-
-    def offer_get(name: str) -> Any:
-        return (offer_props.get(name) or [None])[0]
-
-    price = offer_get("price") or offer_get("lowPrice")
-    return RawProduct(
-        name=_text(get("name")),
-        retailer_id=_text(get("sku")) or _text(get("productID")) or _text(get("mpn")),
-        description=_text(get("description")),
-        price_amount=price if isinstance(price, str) else None,
-        currency=_text(offer_get("priceCurrency")),
-        image_urls=[v for v in props.get("image", []) if isinstance(v, str)],
-        availability=_text(offer_get("availability")),
-        url=_text(get("url")),
-    )
-
-
-def _microdata(items: list[dict[str, Any]], out: Extracted, depth: int = 0) -> None:
-    for item in items:
-        types = {str(t).rsplit("/", 1)[-1].lower() for t in item["@type"]}
-        if types & PRODUCT_TYPES:
-            out.products.append(_microdata_product(item))
-            continue
-        if depth < MAX_DEPTH:
-            nested = [v for vs in item["@props"].values() for v in vs if isinstance(v, dict)]
-            _microdata(nested, out, depth + 1)
+        if key != "@context" and isinstance(child, dict | list):
+            _walk(child, out, source, depth + 1, budget)
 
 
 def _opengraph(meta: dict[str, list[str]]) -> RawProduct | None:
@@ -311,9 +205,9 @@ def _opengraph(meta: dict[str, list[str]]) -> RawProduct | None:
     og_type = (get("og:type") or "").lower()
     if not get("og:title") or not (og_type.startswith("product") or price):
         return None
-    return RawProduct(
+    raw = RawProduct(
         name=get("og:title"),
-        retailer_id=get("product:retailer_item_id", "product:retailer_id"),
+        retailer_id=get("product:retailer_item_id", "product:retailer_id", "product:sku"),
         description=get("og:description", "description"),
         price_amount=price,
         currency=get("product:price:currency", "og:price:currency"),
@@ -321,36 +215,55 @@ def _opengraph(meta: dict[str, list[str]]) -> RawProduct | None:
         availability=get("product:availability", "og:availability"),
         url=get("og:url"),
     )
+    _witness(raw, "opengraph")
+    return raw
 
 
-def extract_products(page: str) -> Extracted:
-    """Products on ``page`` from the richest source present. Never raises."""
-    parser = _PageParser()
-    try:
-        parser.feed(page)
-        parser.close()
-    except (AssertionError, ValueError) as exc:  # HTMLParser gives up on some broken markup
-        logger.info("HTML parser stopped early: %s", exc)
+def extract_from(page: Page, url: str = "") -> Extracted:
+    """Products on a parsed page (see :func:`extract_products`)."""
     out = Extracted()
-    budget = [MAX_NODES]
-    for block in parser.jsonld:
+    used: list[str] = []
+    for source, blocks in (("json-ld", page.jsonld), ("microdata", page.microdata)):
+        before = len(out.products)
+        budget = [MAX_NODES]
         try:
-            data = json.loads(block.strip().rstrip(";"))
-        except (ValueError, RecursionError):
-            continue
-        try:
-            _walk(data, out, 0, budget)
+            _walk(blocks, out, source, 0, budget)
         except RecursionError:
             continue
-    if out.products or out.links:
-        out.method = "json-ld"
-        return out
-    _microdata(parser.items, out)
-    if out.products:
-        out.method = "microdata"
-        return out
-    og = _opengraph(parser.meta)
+        if len(out.products) > before:
+            used.append(source)
+    before = len(out.products)
+    _walk(page.rdfa, out, "rdfa", 0, [MAX_NODES])
+    if len(out.products) > before:
+        used.append("rdfa")
+    out.products = merged(out.products)
+    og = _opengraph(page.meta)
     if og is not None:
-        out.products.append(og)
-        out.method = "opengraph"
+        target = next((p for p in out.products if same_product(p, og)), None)
+        if target is None and len(out.products) == 1:
+            target = out.products[0]
+        if target is not None:
+            merge_into(target, og)
+        elif not out.products:
+            out.products.append(og)
+        used.append("opengraph")
+    if page.root is not None:
+        # A product page: what structured data left out may still be in the page. With
+        # several products (a carousel of others), only the one the page is about; with
+        # its sizes or colours listed as products (kept: each is its own sku), the one
+        # product they are variants of.
+        main = variant_group(out.products) or main_product(page, out.products, url)
+        if main is not None or not out.products:
+            found = fill_from_page(page, main, url)
+            if found is not None and not out.products:
+                out.products.append(found)
+                used.append("page")
+            out.main = found
+    out.method = "+".join(used)
     return out
+
+
+def extract_products(page: str, url: str = "") -> Extracted:
+    """Every product on ``page`` (fetched from ``url``), from every format, merged.
+    Never raises."""
+    return extract_from(parse_page(page), url)

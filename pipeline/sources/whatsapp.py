@@ -20,6 +20,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pipeline.errors import BackendUnavailable, PermanentError, UnsafeURLError
 from pipeline.fetch import SafeFetcher, split_url
 from pipeline.records import SkippedProduct
+from pipeline.seller_contact import MAX_NAME_CHARS
 from pipeline.settings import CatalogSettings
 from pipeline.sources.assemble import ImagePrefetch, assemble
 from pipeline.sources.base import ScrapeResult, SourceKind
@@ -65,9 +66,10 @@ class PlaywrightCatalogSource:
         started = time.monotonic()
         prefetch = ImagePrefetch(self.fetcher)
         try:
-            async with self.pool.context() as routed:
+            async with self.pool.context(host=split.host) as routed:
                 async with routed.page() as page:
                     items = await self._list(page, url, profile, routed)
+                    name = await self._seller_name(page, profile)
                 raws, skipped = await self._details(routed, items, profile, seller_id, prefetch)
         except BaseException:
             prefetch.cancel()
@@ -79,7 +81,7 @@ class PlaywrightCatalogSource:
             time.monotonic() - started,
             routed.router.requests,
         )
-        return await assemble(
+        result = await assemble(
             raws,
             seller_id=seller_id,
             source_url=url,
@@ -89,17 +91,35 @@ class PlaywrightCatalogSource:
             max_products=self.catalog.max_products,
             prefetch=prefetch,
         )
+        result.seller_name = name
+        return result
+
+    @staticmethod
+    async def _seller_name(page: Page, profile: SiteProfile) -> str | None:
+        """The business name the catalog shows, or None (never fails the scrape)."""
+        try:
+            found = page.locator(profile.seller_name).first
+            text = await found.text_content(timeout=1000) if await found.count() else None
+        except PlaywrightError:
+            return None
+        name = " ".join((text or "").split())[:MAX_NAME_CHARS]
+        return name or None
 
     async def _goto(self, page: Page, url: str, routed: Routed) -> int:
-        refused_before = sum(routed.router.refused.values())
+        refused_before = routed.refusals()
         try:
             response = await page.goto(url, wait_until="domcontentloaded")
         except PlaywrightError as exc:
-            if sum(routed.router.refused.values()) > refused_before:
-                reasons = ", ".join(routed.router.refused)
-                raise UnsafeURLError(f"{url[:200]}: request refused ({reasons})") from exc
+            if routed.refusals() > refused_before:
+                raise UnsafeURLError(f"{url[:200]}: request refused ({routed.reasons()})") from exc
             raise BackendUnavailable(f"{url[:200]} did not load: {exc}") from exc
-        return response.status if response is not None else 200
+        if response is None:
+            return 200
+        # A redirect hop the egress proxy refused ends the navigation on its 403.
+        reason = routed.refused_reason(await response.all_headers())
+        if reason is not None:
+            raise UnsafeURLError(f"{url[:200]}: request refused ({reason})")
+        return response.status
 
     async def _list(
         self, page: Page, url: str, profile: SiteProfile, routed: Routed

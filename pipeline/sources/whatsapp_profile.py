@@ -25,6 +25,7 @@ class SiteProfile:
     end_marker: str  # shown when the list has no more pages
     unavailable: str  # shown for an unknown or unavailable catalog
     login_wall: str  # shown when a logged-in WhatsApp Web session is required
+    seller_name: str  # the business name the catalog shows (fills the seller's profile)
     # The detail page
     detail: str
     detail_id_attr: str
@@ -50,6 +51,7 @@ SAMPLE_PROFILE = SiteProfile(
     end_marker="[data-testid=catalog-end]",
     unavailable="[data-testid=catalog-unavailable]",
     login_wall="[data-testid=login-required]",
+    seller_name="[data-testid=catalog-seller-name]",
     detail="[data-testid=product-detail]",
     detail_id_attr="data-retailer-id",
     detail_name="[data-testid=product-title]",

@@ -42,9 +42,39 @@ def child_spec(
         payload=payload,
         seller_id=parent.seller_id,
         priority=parent.priority,
-        parent_id=parent.parent_id or parent.job_id,
+        parent_id=sync_id_of(parent),
         idempotency_key=idempotency_key,
     )
+
+
+def sync_id_of(job: ClaimedJob) -> str:
+    """The sync a job belongs to: its parent, or the job itself when it is the sync."""
+    return job.parent_id or job.job_id
+
+
+# Idempotency keys: built here and nowhere else, since the sync view reads the scrape
+# child back through its key (a second spelling that drifted would lose it silently).
+
+
+def next_sync_key(seller_id: str, after_sync_id: str) -> str:
+    """The key of the sync that follows ``after_sync_id`` (``"0"`` for a seller's first)."""
+    return f"sync:{seller_id}:after:{after_sync_id}"
+
+
+def scrape_key(sync_id: str) -> str:
+    return f"scrape:{sync_id}"
+
+
+def embed_key(sync_id: str, product_id: str, content_hash: str, redo: int = 0) -> str:
+    return f"embed:{sync_id}:{product_id}:{content_hash}{redo_suffix(redo)}"
+
+
+def qc_key(sync_id: str, product_id: str, content_hash: str, redo: int = 0) -> str:
+    return f"qc:{sync_id}:{product_id}:{content_hash}{redo_suffix(redo)}"
+
+
+def index_key(sync_id: str, product_id: str, content_hash: str, redo: int = 0) -> str:
+    return f"index:{sync_id}:{product_id}:{content_hash}{redo_suffix(redo)}"
 
 
 def redo_suffix(redo: int) -> str:

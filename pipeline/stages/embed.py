@@ -16,7 +16,7 @@ from pipeline.ledger import ClaimedJob
 from pipeline.ledger.payloads import GenerateEmbeddingPayload
 from pipeline.products import ProductStatus, RedisProductStore
 from pipeline.records import JobType
-from pipeline.stages.base import Outcome, child_spec, redo_suffix
+from pipeline.stages.base import Outcome, child_spec, qc_key, sync_id_of
 from pipeline.vectors.base import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,6 @@ class EmbedHandler:
                 record.content_hash,
                 ProductStatus.EMBEDDED,
             )
-            sync_id = job.parent_id or job.job_id
             qc = child_spec(
                 job,
                 JobType.QUALITY_CONTROL,
@@ -81,7 +80,7 @@ class EmbedHandler:
                     "content_hash": record.content_hash,
                     "redo": payload.redo,
                 },
-                f"qc:{sync_id}:{record.product_id}:{record.content_hash}{redo_suffix(payload.redo)}",
+                qc_key(sync_id_of(job), record.product_id, record.content_hash, payload.redo),
             )
             outcomes.append(Outcome(job, {"image_url": result.image_url}, follow_up=[qc]))
         return outcomes

@@ -28,6 +28,8 @@ def keyword_doc(item: StoredProduct) -> KeywordDoc:
         price=rec.price,
         currency=rec.currency,
         content_hash=rec.content_hash,
+        sku=rec.retailer_id,
+        availability=rec.availability.value,
     )
 
 

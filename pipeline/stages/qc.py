@@ -18,12 +18,12 @@ from pipeline.ledger.payloads import MAX_REDO, GenerateEmbeddingPayload, Quality
 from pipeline.products import ProductStatus, RedisProductStore
 from pipeline.qc.base import QCInput, QualityChecker
 from pipeline.records import JobType, ProductRecord, QCDecision
-from pipeline.stages.base import Outcome, child_spec, redo_suffix
+from pipeline.stages.base import Outcome, child_spec, embed_key, index_key, sync_id_of
 from pipeline.vectors.base import VectorStore
 
 logger = logging.getLogger(__name__)
 
-FetchImage = Callable[[str], Awaitable[bytes]]
+ReadImage = Callable[[ProductRecord], Awaitable[bytes]]  # a product's first image
 
 STATUS_OF = {
     QCDecision.APPROVED: ProductStatus.APPROVED,
@@ -42,14 +42,15 @@ class QCHandler:
         vectors: VectorStore,
         keywords: KeywordIndex,
         products: RedisProductStore,
-        fetch_image: FetchImage | None,
+        read_image: ReadImage | None,
     ) -> None:
-        """``fetch_image`` is None when the checker works without image bytes (local QC)."""
+        """``read_image`` (the image store's bytes, :class:`pipeline.stored_images.StoredImages`)
+        is None when the checker works without image bytes (local QC)."""
         self._checker = checker
         self._vectors = vectors
         self._keywords = keywords
         self._products = products
-        self._fetch_image = fetch_image
+        self._read_image = read_image
 
     async def handle(self, jobs: Sequence[ClaimedJob]) -> list[Outcome]:
         return list(await asyncio.gather(*(self._one(job) for job in jobs)))
@@ -68,13 +69,15 @@ class QCHandler:
                 if job.attempt >= 2 and payload.redo < MAX_REDO:
                     return self._embed_again(job, payload, stored.record)
                 raise RetryableError(f"no vector row for {payload.product_id} yet")
-            image = await self._image(stored.record.image_urls)
+            image = await self._image(stored.record)
             verdict = await self._checker.check(
                 QCInput(
                     product=stored.record,
                     image=image,
                     image_vector=rows[0].image_vector if rows else None,
                     text_vector=rows[0].text_vector if rows else None,
+                    attempt=job.attempt,
+                    max_attempts=job.max_attempts,
                 )
             )
         except Exception as exc:  # classified by the dispatcher: retry or dead letter
@@ -94,12 +97,11 @@ class QCHandler:
             # An older approved version may still be in the keyword index: take it out.
             await asyncio.to_thread(self._keywords.delete, [payload.product_id])
             return Outcome(job, result)
-        sync_id = job.parent_id or job.job_id
         index = child_spec(
             job,
             JobType.INDEX_PRODUCT,
             payload.model_dump(exclude={"redo"}),
-            f"index:{sync_id}:{payload.product_id}:{payload.content_hash}{redo_suffix(payload.redo)}",
+            index_key(sync_id_of(job), payload.product_id, payload.content_hash, payload.redo),
         )
         return Outcome(job, result, follow_up=[index])
 
@@ -109,20 +111,19 @@ class QCHandler:
         redo = payload.redo + 1
         logger.warning("qc: no vector row for %s: embedding it again (redo %s)",
                        payload.product_id, redo)  # fmt: skip
-        sync_id = job.parent_id or job.job_id
         embed = child_spec(
             job,
             JobType.GENERATE_EMBEDDING,
             GenerateEmbeddingPayload(product=record, redo=redo).model_dump(mode="json"),
-            f"embed:{sync_id}:{record.product_id}:{record.content_hash}{redo_suffix(redo)}",
+            embed_key(sync_id_of(job), record.product_id, record.content_hash, redo),
         )
         return Outcome(job, {"embed_again": redo}, follow_up=[embed])
 
-    async def _image(self, urls: tuple[str, ...]) -> bytes | None:
-        if self._fetch_image is None or not urls:
+    async def _image(self, record: ProductRecord) -> bytes | None:
+        if self._read_image is None or not record.image_urls:
             return None
         try:
-            return await self._fetch_image(urls[0])
+            return await self._read_image(record)
         except Exception as exc:  # the checker judges a product without a usable image
-            logger.info("qc: image %s unavailable: %s", urls[0][:200], exc)
+            logger.info("qc: image %s unavailable: %s", record.image_urls[0][:200], exc)
             return None

@@ -10,6 +10,10 @@ import numpy.typing as npt
 
 from pipeline.records import ProductFilter
 
+# The width of every stored vector (SigLIP's shared image-text space). Vectors own it, and
+# the embedders produce it: embedding imports vectors, never the reverse.
+EMBED_DIM = 768
+
 
 @dataclass(frozen=True)
 class VectorRow:

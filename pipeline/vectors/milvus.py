@@ -2,8 +2,12 @@
 
 The same class talks to a Milvus server (``MILVUS_URI=http://...``) and to the shared
 ``milvus-lite server`` child of :mod:`pipeline.local.milvus` (the default): both speak
-Milvus's gRPC API. Writes are batched; searches flush pending writes first (Milvus Lite
-only searches sealed data reliably after a flush) and read with Strong consistency.
+Milvus's gRPC API. Writes are batched; reads use Strong consistency. On Milvus Lite,
+reads and :meth:`flush` seal pending writes first (Lite only keeps and searches sealed
+data reliably); a server has logged each write in its WAL before it acknowledges it, so
+there :meth:`flush` has nothing to do (a Milvus flush takes seconds: it seals segments).
+The collections' layout (one, or one per vector kind on Milvus 2.3) is chosen at start-up
+and logged: see :mod:`pipeline.vectors.milvus_layout`.
 
 Library errors become ours at this boundary: invalid rows or filters raise
 PermanentError before anything is sent; a server that does not answer or fails raises
@@ -23,11 +27,13 @@ import numpy as np
 import numpy.typing as npt
 from pymilvus import DataType, MilvusClient, MilvusException
 
-from pipeline.embedding.base import EMBED_DIM
+from pipeline.backends import vector_backend
 from pipeline.errors import BackendUnavailable, ConfigError, PermanentError
 from pipeline.local.services import LocalService
-from pipeline.settings import Settings
-from pipeline.vectors.base import VectorFilter, VectorHit, VectorRow
+from pipeline.settings import Settings, VectorBackend
+from pipeline.vectors.base import EMBED_DIM, VectorFilter, VectorHit, VectorRow
+from pipeline.vectors.milvus_bulk import seal_and_index
+from pipeline.vectors.milvus_layout import Layout, choose_layout, decode_nulls, encode_nulls
 from pipeline.vectors.milvus_schema import (
     SCALAR_FIELDS,
     VECTOR_FIELDS,
@@ -61,6 +67,7 @@ class MilvusVectorStore:
         dim: int = EMBED_DIM,
         index: IndexChoice | None = None,
         lite: bool = False,
+        layout: str = "auto",
         upsert_batch: int = 500,
         timeout: float = 60.0,
         service: LocalService | None = None,
@@ -87,22 +94,40 @@ class MilvusVectorStore:
         self._flush_lock = threading.Lock()
         with self._translate("connect"):
             self._client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
-        self._ensure_collection()
+            version = "" if lite else str(self._client.get_server_version())
+            existing = None
+            if self._client.has_collection(collection):
+                info = self._client.describe_collection(collection)
+                existing = {f["name"]: f for f in info.get("fields", [])}
+        self.layout: Layout = choose_layout(
+            layout, collection=collection, lite=lite, version_text=version,
+            existing_fields=existing,
+        )  # fmt: skip
+        logger.info(
+            "vector layout %s (%s) at %s: %s",
+            self.layout.kind,
+            ", ".join(self.layout.names),
+            uri,
+            self.layout.reason,
+        )
+        self._ensure_collections()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MilvusVectorStore:
-        """A server when ``MILVUS_URI`` is set, else the shared Milvus Lite of ``DATA_DIR``.
+        """The Milvus server at ``MILVUS_URI`` or the shared Milvus Lite of ``DATA_DIR``, as
+        ``VECTOR_BACKEND`` says (pipeline/backends.py).
 
         A Lite server started here is stopped by :meth:`close`; one found running is kept.
         """
         cfg = settings.milvus
         service = None
-        if cfg.uri is not None:
+        if vector_backend(settings) is VectorBackend.MILVUS:
+            assert cfg.uri is not None  # vector_backend checked it
             uri, lite = str(cfg.uri).rstrip("/"), False
         else:
             from pipeline.local.milvus import local_milvus
 
-            service = local_milvus(settings.data_dir.resolve())
+            service = local_milvus(settings.data_dir.resolve(), settings.core.idle_stop_s)
             uri, lite = f"http://127.0.0.1:{service.ensure()}", True
         index = choose_index(
             cfg.index_type,
@@ -135,52 +160,58 @@ class MilvusVectorStore:
             if "released" in str(exc) or "not loaded" in str(exc):
                 # A restarted server comes back with the collection released: load it
                 # again so that the retry of this call (the ledger's) finds it loaded.
-                with contextlib.suppress(Exception):
-                    self._client.load_collection(self.collection)
+                for name in self.layout.names:
+                    with contextlib.suppress(Exception):
+                        self._client.load_collection(name)
             raise BackendUnavailable(f"Milvus {what} failed: {exc}") from exc
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise BackendUnavailable(f"Milvus {what}: {exc}") from exc
 
-    def _ensure_collection(self) -> None:
-        name = self.collection
-        with self._translate("create collection"):
-            if self._client.has_collection(name):
-                self._check_existing()
-            else:
-                params = self._client.prepare_index_params()
-                for field in VECTOR_FIELDS:
-                    params.add_index(
-                        field,
-                        index_type=self.index.index_type,
-                        metric_type=self.index.metric,
-                        params=self.index.build,
-                    )
-                for field in ("seller_id", "status"):
-                    params.add_index(field, index_type="INVERTED")
-                schema = build_schema(MilvusClient, DataType, self.dim)
-                self._client.create_collection(name, schema=schema, index_params=params)
-                logger.info(
-                    "created collection %s (%s, dim %s) at %s",
-                    name,
-                    self.index.index_type,
-                    self.dim,
-                    self.uri,
-                )
-            self._client.load_collection(name)
+    def _ensure_collections(self) -> None:
+        for name in self.layout.names:
+            fields = self.layout.fields_of(name)
+            with self._translate("create collection"):
+                if self._client.has_collection(name):
+                    self._check_existing(name, fields)
+                else:
+                    self._create(name, fields)
+                self._client.load_collection(name)
 
-    def _check_existing(self) -> None:
-        info = self._client.describe_collection(self.collection)
-        fields = {f["name"]: f for f in info.get("fields", [])}
-        missing = set(SCALAR_FIELDS + VECTOR_FIELDS) - set(fields)
-        if missing:
-            raise ConfigError(
-                f"MILVUS_COLLECTION {self.collection!r} exists without fields {sorted(missing)}"
+    def _create(self, name: str, fields: tuple[str, ...]) -> None:
+        params = self._client.prepare_index_params()
+        for field in fields:
+            params.add_index(
+                field,
+                index_name=field,
+                index_type=self.index.index_type,
+                metric_type=self.index.metric,
+                params=self.index.build,
             )
-        for field in VECTOR_FIELDS:
+        if self.layout.scalar_index:
+            for scalar in ("seller_id", "status"):
+                params.add_index(scalar, index_type="INVERTED")
+        schema = build_schema(MilvusClient, DataType, self.dim, fields, self.layout.nullable)
+        self._client.create_collection(name, schema=schema, index_params=params)
+        logger.info(
+            "created collection %s (%s on %s, dim %s) at %s",
+            name,
+            self.index.index_type,
+            ", ".join(fields),
+            self.dim,
+            self.uri,
+        )
+
+    def _check_existing(self, name: str, vector_fields: tuple[str, ...]) -> None:
+        info = self._client.describe_collection(name)
+        fields = {f["name"]: f for f in info.get("fields", [])}
+        missing = set(SCALAR_FIELDS + vector_fields) - set(fields)
+        if missing:
+            raise ConfigError(f"Milvus collection {name!r} exists without fields {sorted(missing)}")
+        for field in vector_fields:
             dim = int(fields[field].get("params", {}).get("dim", -1))
             if dim != self.dim:
                 raise ConfigError(
-                    f"MILVUS_COLLECTION {self.collection!r}: {field} has dim {dim}, "
+                    f"Milvus collection {name!r}: {field} has dim {dim}, "
                     f"the embedder gives {self.dim}"
                 )
 
@@ -189,25 +220,33 @@ class MilvusVectorStore:
 
         Raises PermanentError (before writing anything) when a row is invalid.
         """
-        entities = {row.product_id: row_to_entity(row, self.dim) for row in rows}
+        entities = {
+            row.product_id: encode_nulls(row_to_entity(row, self.dim), self.layout) for row in rows
+        }
         batch = list(entities.values())
         with self._translate("upsert"):
-            for start in range(0, len(batch), self.upsert_batch):
-                self._client.upsert(self.collection, batch[start : start + self.upsert_batch])
-                self._wrote()
+            # The image collection last: it is the one counted and searched by default.
+            for name in reversed(self.layout.names):
+                leave_out = set(VECTOR_FIELDS) - set(self.layout.fields_of(name))
+                part = [{k: v for k, v in e.items() if k not in leave_out} for e in batch]
+                for start in range(0, len(part), self.upsert_batch):
+                    self._client.upsert(name, part[start : start + self.upsert_batch])
+                    self._wrote()
 
     def delete(self, product_ids: list[str]) -> None:
         ids = [check_id(pid) for pid in product_ids]
         with self._translate("delete"):
-            for start in range(0, len(ids), _QUERY_CHUNK):
-                self._client.delete(self.collection, ids=ids[start : start + _QUERY_CHUNK])
-                self._wrote()
+            for name in self.layout.names:
+                for start in range(0, len(ids), _QUERY_CHUNK):
+                    self._client.delete(name, ids=ids[start : start + _QUERY_CHUNK])
+                    self._wrote()
 
     def delete_seller(self, seller_id: str) -> None:
         expr = f"seller_id == {quote(check_id(seller_id, 'seller id'))}"
         with self._translate("delete seller"):
-            self._client.delete(self.collection, filter=expr)
-            self._wrote()
+            for name in self.layout.names:
+                self._client.delete(name, filter=expr)
+                self._wrote()
 
     def set_status(self, product_ids: list[str], status: str) -> None:
         """Change the QC status of existing rows; unknown ids are ignored.
@@ -225,16 +264,51 @@ class MilvusVectorStore:
             self._writes += 1
 
     def flush(self) -> None:
-        """Seal every write that returned before this call, so searches and counts see
-        them and a Milvus Lite restart keeps them (done before each search and read)."""
+        """Make every write that returned before this call survive a restart: on Milvus
+        Lite, seal them (done before each search and read too); a Milvus server logged
+        them in its WAL before acknowledging, so nothing is left to do there."""
+        if not self.lite:
+            return
         with self._flush_lock:
             with self._count_lock:
                 target = self._writes
             if target == self._sealed:
                 return
             with self._translate("flush"):
-                self._client.flush(self.collection, timeout=self.timeout)
+                for name in self.layout.names:
+                    self._client.flush(name, timeout=self.timeout)
             self._sealed = target
+
+    @contextlib.contextmanager
+    def bulk_load(self, index_timeout: float = 1_800.0) -> Iterator[None]:
+        """Load many rows at once (an import, a benchmark): ``with store.bulk_load():
+        store.upsert(...)``. Searches fail until it ends: use it where nothing serves.
+
+        On a server the collections are released during the load, so that no query node
+        consumes the inserts into growing segments (with interim indexes on 2.3) and
+        reloads each segment as it seals, on the cores the insert and the index build
+        need. On exit every growing segment is sealed once and small segments merged, the
+        store waits until the vector indexes cover every row (pipeline/vectors/milvus_bulk.py)
+        and loads the collections again. On Milvus Lite it seals once at the end. Raises
+        BackendUnavailable when the indexes are not built within ``index_timeout``.
+        """
+        if self.lite:
+            yield
+            self.flush()
+            return
+        with self._translate("release"):
+            for name in self.layout.names:
+                self._client.release_collection(name)
+        try:
+            yield
+            with self._translate("seal"):
+                seal_and_index(
+                    self._client, self.layout, self.timeout, time.monotonic() + index_timeout
+                )
+        finally:
+            with self._translate("load"):
+                for name in self.layout.names:
+                    self._client.load_collection(name, timeout=index_timeout)
 
     def search(
         self,
@@ -264,20 +338,24 @@ class MilvusVectorStore:
         started = time.perf_counter()
         with self._translate("search"):
             result = self._client.search(
-                self.collection,
+                self.layout.collections[field],
                 data=[query.tolist()],
                 anns_field=field,
                 filter=expr,
                 limit=limit,
                 output_fields=["seller_id", "status", "price", "currency", "content_hash"],
                 search_params=params,
-                consistency_level="Strong",
+                # Strong makes a server wait for its next time tick (200 ms apart: ~190 ms
+                # per search measured on 2.3); Session still shows this client its own
+                # writes, others' within a tick, and every hit's liveness is checked by the
+                # caller. Fetch and count stay Strong: stages read each other's writes.
+                consistency_level="Strong" if self.lite else "Session",
             )
         hits = [
             VectorHit(
                 product_id=str(hit["id"] if "id" in hit else hit["product_id"]),
                 score=float(hit["distance"]),
-                fields=dict(hit.get("entity", {})),
+                fields=decode_nulls(dict(hit.get("entity", {}))),
             )
             for hit in result[0]
         ]
@@ -286,36 +364,47 @@ class MilvusVectorStore:
         return hits
 
     def fetch(self, product_ids: list[str]) -> list[VectorRow]:
-        """Rows for the ids that exist, in the order asked."""
+        """Rows for the ids that exist (in every collection of the layout), in the order
+        asked."""
         ids = list(dict.fromkeys(check_id(pid) for pid in product_ids))
-        found: dict[str, VectorRow] = {}
+        parts: list[dict[str, dict[str, Any]]] = []
         self.flush()
         with self._translate("fetch"):
-            for start in range(0, len(ids), _QUERY_CHUNK):
-                chunk = ids[start : start + _QUERY_CHUNK]
-                entities = self._client.query(
-                    self.collection,
-                    ids=chunk,
-                    output_fields=list(SCALAR_FIELDS + VECTOR_FIELDS),
-                    consistency_level="Strong",
-                )
-                for entity in entities:
-                    row = entity_to_row(entity)
-                    found[row.product_id] = row
-        return [found[pid] for pid in ids if pid in found]
+            for name in self.layout.names:
+                wanted = SCALAR_FIELDS + self.layout.fields_of(name)
+                found: dict[str, dict[str, Any]] = {}
+                for start in range(0, len(ids), _QUERY_CHUNK):
+                    for entity in self._client.query(
+                        name,
+                        ids=ids[start : start + _QUERY_CHUNK],
+                        output_fields=list(wanted),
+                        consistency_level="Strong",
+                    ):
+                        found[str(entity["product_id"])] = dict(entity)
+                parts.append(found)
+        rows = []
+        for pid in ids:
+            if all(pid in part for part in parts):
+                merged = {k: v for part in reversed(parts) for k, v in part[pid].items()}
+                rows.append(entity_to_row(decode_nulls(merged)))
+        return rows
 
     def count(self) -> int:
         self.flush()
         with self._translate("count"):
             result = self._client.query(
-                self.collection, filter="", output_fields=["count(*)"], consistency_level="Strong"
+                self.layout.names[0],
+                filter="",
+                output_fields=["count(*)"],
+                consistency_level="Strong",
             )
         return int(result[0]["count(*)"]) if result else 0
 
     def drop(self) -> None:
-        """Delete the whole collection (tests and benchmarks; irreversible)."""
+        """Delete the store's collections (tests and benchmarks; irreversible)."""
         with self._translate("drop"):
-            self._client.drop_collection(self.collection)
+            for name in self.layout.names:
+                self._client.drop_collection(name)
 
     def close(self) -> None:
         """Seal what is pending and close the client; a Lite server this store started is

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -69,16 +70,25 @@ def choose_index(
     raise ConfigError(f"MILVUS_INDEX_TYPE: {index_type!r} is not supported here (lite={lite})")
 
 
-def build_schema(client_cls: Any, data_type: Any, dim: int) -> Any:
-    """The collection schema (pymilvus ``MilvusClient`` and ``DataType`` passed in)."""
+def build_schema(
+    client_cls: Any,
+    data_type: Any,
+    dim: int,
+    vector_fields: tuple[str, ...] = VECTOR_FIELDS,
+    nullable: bool = True,
+) -> Any:
+    """A collection schema with every scalar field and ``vector_fields`` (pymilvus
+    ``MilvusClient`` and ``DataType`` passed in). Without ``nullable`` (servers before
+    2.5), price and currency hold sentinels instead of NULL (see milvus_layout)."""
+    optional: dict[str, Any] = {"nullable": True} if nullable else {}
     schema = client_cls.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("product_id", data_type.VARCHAR, is_primary=True, max_length=ID_MAX)
     schema.add_field("seller_id", data_type.VARCHAR, max_length=ID_MAX)
     schema.add_field("status", data_type.VARCHAR, max_length=16)
-    schema.add_field("price", data_type.DOUBLE, nullable=True)
-    schema.add_field("currency", data_type.VARCHAR, max_length=3, nullable=True)
-    schema.add_field("image_vector", data_type.FLOAT_VECTOR, dim=dim)
-    schema.add_field("text_vector", data_type.FLOAT_VECTOR, dim=dim)
+    schema.add_field("price", data_type.DOUBLE, **optional)
+    schema.add_field("currency", data_type.VARCHAR, max_length=3, **optional)
+    for field in vector_fields:
+        schema.add_field(field, data_type.FLOAT_VECTOR, dim=dim)
     schema.add_field("content_hash", data_type.VARCHAR, max_length=64)
     schema.add_field("updated_at", data_type.DOUBLE)
     return schema
@@ -114,7 +124,12 @@ def filter_expression(filters: VectorFilter | None) -> str:
         if not _CURRENCY.fullmatch(filters.currency):
             raise PermanentError(f"currency must be 3 capital letters, got {filters.currency!r}")
         parts.append(f"currency == {quote(filters.currency)}")
-    for op, bound in ((">=", filters.min_price), ("<=", filters.max_price)):
+    # An upper bound alone gets a lower bound of 0 too: a missing price is NULL or, on
+    # servers without NULL, -1 (milvus_layout), and must not pass "price <= x".
+    low = filters.min_price
+    if low is None and filters.max_price is not None:
+        low = Decimal(0)
+    for op, bound in ((">=", low), ("<=", filters.max_price)):
         if bound is not None:
             value = float(bound)
             if not math.isfinite(value) or value < 0:

@@ -24,9 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.embedding.base import EMBED_DIM
 from pipeline.products import RedisProductStore
-from pipeline.vectors.base import VectorFilter, VectorHit, VectorStore
+from pipeline.vectors.base import EMBED_DIM, VectorFilter, VectorHit, VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +86,21 @@ class LiveVectorMirror:
             return None
         with self._data_lock:
             return self._nearest(vector, filters, limit)
+
+    def image_vector(self, product_id: str, generation: int) -> npt.NDArray[np.float32] | None:
+        """A live product's (unit) image vector as of ``generation``, or None when the
+        mirror is not at it or does not hold the product (the store has the answer)."""
+        if self._disabled:
+            return None
+        try:
+            if not self._catch_up(generation):
+                return None
+        except Exception:  # as in search: the store answers
+            logger.warning("vector mirror: catch-up failed", exc_info=True)
+            return None
+        with self._data_lock:
+            row = self._row_of.get(product_id)
+            return None if row is None else self._matrix[row].copy()
 
     def _nearest(
         self, vector: npt.NDArray[np.float32], filters: VectorFilter, limit: int

@@ -1,14 +1,13 @@
-"""Operator routes: queue stats, dead letters, replay; health and readiness."""
+"""Operator routes: queue stats, health and readiness (dead letters: ``serve.routes.dlq``)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.records import ID_PATTERN, JobType
 from serve.guards import require_admin
 
 router = APIRouter(tags=["admin"])
@@ -35,30 +34,3 @@ async def queues(request: Request) -> dict[str, Any]:
     stats = await asyncio.to_thread(deps.ledger.stats)
     out: dict[str, Any] = stats.to_dict()
     return out
-
-
-@router.get("/v1/dlq")
-async def dlq(
-    request: Request,
-    type: Annotated[JobType | None, Query()] = None,
-    seller_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> dict[str, Any]:
-    deps = request.app.state.deps
-    require_admin(request, deps.keys)
-    jobs = await asyncio.to_thread(
-        deps.ledger.dlq_list, type=type, seller_id=seller_id, limit=limit, offset=offset
-    )
-    return {"jobs": [job.to_dict() for job in jobs], "limit": limit, "offset": offset}
-
-
-@router.post("/v1/dlq/{job_id}/replay")
-async def replay(
-    request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
-) -> dict[str, Any]:
-    deps = request.app.state.deps
-    require_admin(request, deps.keys)
-    if not await asyncio.to_thread(deps.ledger.replay, job_id):
-        raise HTTPException(404, detail=f"no dead job {job_id}")
-    return {"job_id": job_id, "replayed": True}

@@ -115,7 +115,7 @@ def install_ops(app: FastAPI, deps: ApiDeps) -> None:
     state = OpsState(
         registry=registry,
         search=search,
-        timings=SearchTimings(deps.ledger.keys.ns),
+        timings=SearchTimings(deps.ledger.keys),
         sampler=LedgerSampler(
             deps.ledger, deps.redis, interval_s=ops.sample_interval_s, keep=ops.samples_keep
         ),

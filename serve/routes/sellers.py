@@ -51,7 +51,7 @@ class SellerUpdate(BaseModel):
 def directory_of(request: Request) -> RedisSellerDirectory:
     deps = request.app.state.deps
     period = deps.settings.schedule.resync_hours * 3600.0
-    return RedisSellerDirectory(deps.redis, namespace=deps.ledger.keys.ns, resync_period_s=period)
+    return RedisSellerDirectory(deps.redis, deps.ledger.keys, resync_period_s=period)
 
 
 @router.put("/v1/sellers/{seller_id}")

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from pipeline.blobs import open_blob_store
 from pipeline.records import ID_PATTERN
 from serve.deps import ApiDeps
 from serve.routes.search import FiltersQ, LimitQ, OffsetQ, search_out
@@ -28,7 +29,7 @@ ProductIdP = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 SEARCH_PAGE = PackagePage(
     "serve.web",
     "search.html",
-    ("search.css", "search.js"),
+    ("search.css", "search.js", "search-controls.js"),
     csp="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 )
@@ -42,9 +43,17 @@ def _deps(request: Request) -> ApiDeps:
     return deps
 
 
+# The page's <body> says which model answers, so it can warn that vector similarity is
+# noise while the untrained tiny model is loaded (the demo's offline fallback). A CSS
+# rule shows the banner: it needs no request and no script.
+MODEL_MARKER = 'data-model="trained"'
+DEMO_MODEL = 'data-model="demo"'
+
+
 @router.get("/search", include_in_schema=False)
-async def search_page() -> Response:
-    return SEARCH_PAGE.page()
+async def search_page(request: Request) -> Response:
+    tiny = _deps(request).settings.siglip.is_tiny
+    return SEARCH_PAGE.page({MODEL_MARKER: DEMO_MODEL} if tiny else None)
 
 
 @router.get("/search/assets/{name}", include_in_schema=False)
@@ -58,11 +67,21 @@ def _thumbnails(request: Request) -> CachedThumbnailService:
     service: CachedThumbnailService | None = getattr(request.app.state, "thumbnails", None)
     if service is None:
         deps = _deps(request)
+        store = open_blob_store(deps.settings)
         service = CachedThumbnailService(
-            products=deps.products, cache=deps.aredis, catalog=deps.settings.catalog
+            products=deps.products,
+            cache=deps.aredis,
+            catalog=deps.settings.catalog,
+            keys=deps.ledger.keys,
+            images=store,
         )
         request.app.state.thumbnails = service
-        deps.closers.append(service.aclose)
+
+        async def close() -> None:
+            await service.aclose()
+            store.close()
+
+        deps.closers.append(close)
     return service
 
 
@@ -122,4 +141,4 @@ async def similar_products(
     found = await _deps(request).searcher.search_similar(product_id, filters, limit, offset)
     if found is None:
         raise HTTPException(404, detail=f"no live product {product_id}")
-    return search_out(found, limit, offset)
+    return search_out(found, limit, offset, request)

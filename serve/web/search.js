@@ -26,10 +26,15 @@
   const pageLabel = $("page-label");
   const heading = $("results-heading");
   const searchButton = $("search-button");
+  const controls = window.SearchControls;
+  const FACETS = "seller_id,currency,price,availability";
 
   // mode: "text" | "image" | "similar"; similar holds {id, name}.
   const state = { mode: null, q: "", file: null, similar: null, offset: 0 };
   let inflight = null;
+  // Each run takes a ticket; an answer for an older ticket is dropped, so a search still
+  // running cannot overwrite a newer one's message (a refused filter included).
+  let latest = 0;
   let previewUrl = null;
 
   function showMessage(text, kind) {
@@ -116,6 +121,8 @@
     const init = { headers: { Accept: "application/json" } };
     if (state.mode === "text") {
       params.set("q", state.q);
+      params.set("facets", FACETS);
+      if ($("sort").value !== "relevance") params.set("sort", $("sort").value);
       return [`/v1/search?${params}`, init];
     }
     if (state.mode === "image") {
@@ -128,8 +135,13 @@
   }
 
   async function run(focusResults) {
+    const ticket = ++latest;
     const filters = readFilters();
     if (filters.error) {
+      if (inflight) inflight.abort();
+      list.removeAttribute("aria-busy");
+      if (list.dataset.state === "loading") delete list.dataset.state;
+      statusEl.textContent = "";
       showMessage(filters.error, "invalid");
       return;
     }
@@ -150,13 +162,14 @@
     try {
       resp = await fetch(url, init);
     } catch (err) {
-      if (err && err.name === "AbortError") return;
+      if (ticket !== latest || (err && err.name === "AbortError")) return;
       statusEl.textContent = "";
       showMessage("We could not reach the marketplace. Check your connection and try again.");
       list.removeAttribute("aria-busy");
       list.dataset.state = "error";
       return;
     }
+    if (ticket !== latest) return;
     list.removeAttribute("aria-busy");
     if (!resp.ok) {
       const text = await friendlyError(resp);
@@ -171,10 +184,12 @@
     try {
       body = await resp.json();
     } catch (_) {
+      if (ticket !== latest) return;
       showMessage("Search is not available right now. Please try again in a minute.");
       list.dataset.state = "error";
       return;
     }
+    if (ticket !== latest) return;
     render(body);
     if (focusResults) heading.focus();
   }
@@ -186,6 +201,13 @@
     const took = Math.round(Number(body.took_ms));
     list.replaceChildren(...hits.map(card));
     list.dataset.cached = body.cached ? "true" : "false";
+    // After the first results, phones keep the form folded so results start on screen.
+    form.classList.add("searched");
+    if (Array.isArray(body.notices) && body.notices.length) {
+      showMessage(body.notices.join(" "), "notice");
+    }
+    controls.facets($("facets"), state.mode === "text" ? body.facets : null, applyFacet);
+    controls.didYouMean($("did-you-mean"), body.did_you_mean, searchFor);
     if (hits.length === 0) {
       statusEl.textContent = `No products ${describe()}.`;
       showMessage(state.offset > 0 ? "There are no more results." :
@@ -215,6 +237,11 @@
     return `${hit.price} ${hit.currency || ""}`.trim();
   }
 
+  // Only web addresses become links: a javascript: URL from a catalog never does.
+  function webUrl(url) {
+    return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -241,9 +268,41 @@
       img.replaceWith(missing);
     }, { once: true });
     item.append(img);
-    item.append(el("h3", "name", name));
+    const title = el("h3", "name");
+    const productUrl = webUrl(hit.product_url);
+    if (productUrl) {
+      const link = el("a", "product-link");
+      link.append(...controls.marked(hit.highlight && hit.highlight.name, name));
+      link.href = productUrl;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      title.append(link);
+    } else {
+      title.append(...controls.marked(hit.highlight && hit.highlight.name, name));
+    }
+    item.append(title);
     item.append(el("p", "price", price(hit)));
-    item.append(el("p", "seller", `Seller: ${hit.seller_id}`));
+    if (hit.availability === "out_of_stock") {
+      item.classList.add("out-of-stock");
+      item.append(el("p", "stock out", "Out of stock"));
+    } else if (hit.availability === "preorder") {
+      item.append(el("p", "stock preorder", "Pre-order"));
+    }
+    const sellerName = hit.seller_name || hit.seller_id;
+    item.append(el("p", "seller", `Sold by ${sellerName}`));
+    const contactUrl = webUrl(hit.contact_url);
+    if (contactUrl) {
+      const whatsapp = hit.contact_kind === "whatsapp";
+      const contact = el("a", `contact ${whatsapp ? "whatsapp" : "shop"}`,
+        whatsapp ? "Chat on WhatsApp" : "Visit the shop");
+      contact.href = contactUrl;
+      contact.target = "_blank";
+      contact.rel = "noopener noreferrer";
+      contact.setAttribute("aria-label", whatsapp
+        ? `Chat with ${sellerName} on WhatsApp about ${name}`
+        : `Visit ${sellerName}'s shop for ${name}`);
+      item.append(contact);
+    }
     const like = el("button", "like", "More like this");
     like.type = "button";
     like.setAttribute("aria-label", `More like this: ${name}`);
@@ -271,6 +330,7 @@
       for (const [k, v] of filters) params.set(k, v);
     }
     if (state.offset > 0 && state.mode !== "image") params.set("offset", String(state.offset));
+    if (state.mode === "text" && $("sort").value !== "relevance") params.set("sort", $("sort").value);
     const query = params.toString();
     history.replaceState(null, "", query ? `?${query}` : location.pathname);
   }
@@ -306,12 +366,44 @@
     photoInput.focus();
   }
 
+  function searchFor(text) {
+    queryInput.value = text;
+    state.mode = "text";
+    state.q = text.slice(0, 500);
+    state.offset = 0;
+    run(false);
+  }
+
+  // A facet value narrows the search through the same filter fields a shopper edits.
+  function applyFacet(name, value) {
+    if (name === "seller_id") $("seller").value = value.value;
+    if (name === "currency" || name === "price") {
+      const currency = name === "price" ? value.currency : value.value;
+      const select = $("currency");
+      if (![...select.options].some((o) => o.value === currency)) {
+        select.append(new Option(currency, currency));
+      }
+      select.value = currency;
+    }
+    if (name === "price") {
+      $("min-price").value = value.from;
+      $("max-price").value = value.to === null ? "" : value.to;
+    }
+    state.offset = 0;
+    run(true);
+  }
+
+  const suggest = controls.suggestions({
+    input: queryInput, list: $("suggestions"), onPick: searchFor,
+  });
+
   form.addEventListener("submit", (event) => {
+    suggest.close();
     event.preventDefault();
     const q = queryInput.value.trim();
     if (q) {
       state.mode = "text";
-      state.q = q.slice(0, 512);
+      state.q = q.slice(0, 500);
     } else if (state.file) {
       state.mode = "image";
     } else {
@@ -323,6 +415,10 @@
     run(false);
   });
 
+  $("refine").addEventListener("click", () => {
+    form.classList.remove("searched");
+    photoInput.focus();
+  });
   photoInput.addEventListener("change", () => setPhoto(photoInput.files[0]));
   $("photo-clear").addEventListener("click", clearPhoto);
 
@@ -341,7 +437,10 @@
     if (files && files.length) setPhoto(files[0]);
   });
 
-  for (const id of ["seller", "min-price", "max-price", "currency"]) {
+  controls.priceCurrency(
+    $("currency"), [$("min-price"), $("max-price")], navigator.languages || [navigator.language]
+  );
+  for (const id of ["seller", "min-price", "max-price", "currency", "sort"]) {
     $(id).addEventListener("change", () => {
       if (!state.mode) return;
       state.offset = 0;
@@ -365,10 +464,11 @@
     if (start.get(param)) $(id).value = start.get(param);
   }
   if (start.get("currency")) $("currency").value = start.get("currency");
+  if (start.get("sort")) $("sort").value = start.get("sort");
   const offset = Math.max(0, parseInt(start.get("offset") || "0", 10) || 0);
   if (start.get("q")) {
     queryInput.value = start.get("q");
-    Object.assign(state, { mode: "text", q: start.get("q").slice(0, 512), offset });
+    Object.assign(state, { mode: "text", q: start.get("q").slice(0, 500), offset });
     run(false);
   } else if (start.get("like")) {
     const similar = { id: start.get("like"), name: start.get("name") || "this product" };

@@ -1,8 +1,10 @@
-"""Product thumbnails through our own route: fetched once, safely, then served from cache.
+"""Product thumbnails through our own route: made from the checked bytes, then cached.
 
 The page never points a shopper's browser at a seller's host (that would leak shoppers'
 addresses to sellers and let a seller swap the picture after review). Instead the API
-fetches the product's image through the SSRF-safe fetcher, shrinks and re-encodes it
+reads the product's image from the image store, the very bytes the scrape checked and
+QC judged (:mod:`pipeline.stored_images`; a record without stored images falls back to one
+download through the SSRF-safe fetcher), shrinks and re-encodes it
 (:mod:`serve.web.imaging`) and caches the result twice: in this process (an LRU bounded
 in bytes) and in Redis with a TTL, so every API replica shares one fetch per image. The
 cache key holds the product's content hash, so a changed product gets new thumbnails.
@@ -21,10 +23,15 @@ from dataclasses import dataclass, replace
 
 import redis.asyncio as aredis
 
+from pipeline.blobs.base import BlobStore
 from pipeline.errors import PermanentError, RetryableError, UnsafeURLError
 from pipeline.fetch import HttpStatusError, SafeFetcher
+from pipeline.images import ImageLimits
 from pipeline.products import RedisProductStore
+from pipeline.records import ProductRecord
+from pipeline.redis_keys import RedisKeys
 from pipeline.settings import CatalogSettings
+from pipeline.stored_images import StoredImages
 from serve.web.imaging import ThumbFormat, make_thumbnail
 
 logger = logging.getLogger(__name__)
@@ -47,7 +54,7 @@ class Thumbnail:
     data: bytes
     fmt: ThumbFormat
     etag: str
-    source: str  # where this answer came from: memory, redis or origin
+    source: str  # where this answer came from: memory, redis or origin (made just now)
 
 
 class _ByteLRU:
@@ -78,8 +85,9 @@ class _ByteLRU:
 
 
 class CachedThumbnailService:
-    """Thumbnails of live products. One per event loop (it owns a SafeFetcher); close it
-    with :meth:`aclose`."""
+    """Thumbnails of live products, made from ``images`` (the image store). One per event
+    loop (it owns a SafeFetcher for records without stored images); close it with
+    :meth:`aclose` (``images`` stays open: its owner closes it)."""
 
     def __init__(
         self,
@@ -87,19 +95,21 @@ class CachedThumbnailService:
         products: RedisProductStore,
         cache: aredis.Redis | None,
         catalog: CatalogSettings,
+        images: BlobStore,
         ttl_s: int = 24 * 3600,
         failure_ttl_s: int = 300,
         memory_bytes: int = 32 * 1024 * 1024,
-        namespace: str = "cs",
+        keys: RedisKeys,
     ) -> None:
         self._products = products
         self._cache = cache
         self._catalog = catalog
-        self._fetcher = SafeFetcher(catalog)
+        self._fetcher = SafeFetcher(catalog, images=images)
+        self._images = StoredImages(images, self._fetcher)
         self._ttl = ttl_s
         self._failure_ttl = failure_ttl_s
         self._memory = _ByteLRU(memory_bytes)
-        self._ns = namespace
+        self._keys = keys
         # One fetch per thumbnail however many requests ask for it at once (a results
         # page asks for a dozen at the same moment, and two shoppers may see the same).
         self._inflight: dict[str, asyncio.Task[Thumbnail]] = {}
@@ -130,7 +140,7 @@ class CachedThumbnailService:
         if task is None:
             # A task of its own, so a shopper who goes away does not cancel the fetch
             # others are waiting for.
-            task = asyncio.ensure_future(self._load(key, urls[index], size, fmt))
+            task = asyncio.ensure_future(self._load(key, item.record, index, size, fmt))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._settled(key, done))
         thumb = await asyncio.shield(task)
@@ -142,7 +152,9 @@ class CachedThumbnailService:
         if not task.cancelled():
             task.exception()  # retrieved: waiters that went away must not leave it unread
 
-    async def _load(self, key: str, url: str, size: int, fmt: ThumbFormat) -> Thumbnail:
+    async def _load(
+        self, key: str, record: ProductRecord, index: int, size: int, fmt: ThumbFormat
+    ) -> Thumbnail:
         if self._cache is not None:
             data, failure = await self._cache.mget(self._key(key), self._failure_key(key))
             if data is not None:
@@ -151,7 +163,7 @@ class CachedThumbnailService:
                 status, detail = json.loads(failure)
                 raise ThumbnailError(int(status), str(detail))
         try:
-            thumb = await self._from_origin(key, url, size, fmt)
+            thumb = await self._make(key, record, index, size, fmt)
         except ThumbnailError as exc:
             if exc.status in (403, 404, 422) and self._cache is not None:
                 value = json.dumps([exc.status, exc.detail])
@@ -161,11 +173,13 @@ class CachedThumbnailService:
             await self._cache.set(self._key(key), thumb.data, ex=self._ttl)
         return thumb
 
-    async def _from_origin(self, key: str, url: str, size: int, fmt: ThumbFormat) -> Thumbnail:
+    async def _make(
+        self, key: str, record: ProductRecord, index: int, size: int, fmt: ThumbFormat
+    ) -> Thumbnail:
         try:
-            original = await self._fetcher.fetch_image(url)
+            original = await self._images.read(record, index)
             data = await asyncio.to_thread(
-                make_thumbnail, original, size, fmt, self._catalog.max_image_pixels
+                make_thumbnail, original, size, fmt, ImageLimits.from_settings(self._catalog)
             )
         except UnsafeURLError as exc:
             logger.info("thumbnail %s refused: %s", key, exc)
@@ -187,7 +201,7 @@ class CachedThumbnailService:
         return Thumbnail(data, fmt, key, "origin")
 
     def _key(self, key: str) -> str:
-        return f"{self._ns}:thumb:{key}"
+        return self._keys.thumbnail(key)
 
     def _failure_key(self, key: str) -> str:
-        return f"{self._ns}:thumb:fail:{key}"
+        return self._keys.thumbnail_failure(key)

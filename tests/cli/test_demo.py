@@ -20,7 +20,7 @@ def test_demo_syncs_the_sample_catalog_and_answers_searches(tmp_path: Path) -> N
     }
     env.update(DATA_DIR=str(tmp_path / "data"), RAY_USAGE_STATS_ENABLED="0", COLUMNS="160")
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "demo", "--no-serve", "--bulk", "5"],
+        [sys.executable, "-m", "serve.cli", "demo", "--no-serve", "--bulk", "5"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

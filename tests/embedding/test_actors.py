@@ -58,7 +58,7 @@ def test_local_embedder_batches_concurrent_calls(settings: Settings) -> None:
 @pytest.fixture(scope="module")
 def ray_embedder(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Two tiny replicas on a fraction of a CPU each (the session Ray has 2 CPUs)."""
-    settings = Settings().with_overrides(
+    settings = Settings.defaults().with_overrides(
         core={"data_dir": tmp_path_factory.mktemp("ray-embed")},
         siglip={
             "model": "tiny",

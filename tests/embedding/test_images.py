@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 
 from pipeline.embedding.images import (
-    ImageLimits,
     PreprocessSpec,
     check_pixels,
     decode_image,
     stack_pixels,
 )
 from pipeline.errors import PermanentError
+from pipeline.images import ImageLimits
 from tests.embedding.conftest import make_bomb_png, make_jpeg
 
 SPEC = PreprocessSpec()
@@ -69,12 +69,12 @@ def test_pixel_limit_is_ours() -> None:
     [
         (b"", "empty"),
         (b"not an image at all, just text", "not recognised"),
-        (b"GIF89a" + b"\x00" * 40, "not recognised"),
+        (b"GIF89a" + b"\x00" * 40, "corrupt or truncated"),
         (make_jpeg(3)[:300], "corrupt or truncated"),
         (make_jpeg(3)[: len(make_jpeg(3)) // 2], "corrupt or truncated"),
         (b"\xff" * 3_000_000, "over the 2000000 limit"),
     ],
-    ids=["empty", "text", "gif", "header-only", "half", "too-big"],
+    ids=["empty", "text", "gif-header-only", "header-only", "half", "too-big"],
 )
 def test_bad_images_are_permanent_errors(data: bytes, message: str) -> None:
     with pytest.raises(PermanentError, match=message):

@@ -32,7 +32,7 @@ def test_tiny_model_is_labelled_and_shaped_like_siglip(tiny_model: LoadedSiglip)
 
 
 def test_tiny_model_is_seeded(tiny_model: LoadedSiglip) -> None:
-    again = load_siglip(Settings().siglip.model_copy(update={"model": "tiny"}))
+    again = load_siglip(Settings.defaults().siglip.model_copy(update={"model": "tiny"}))
     first = SiglipRunner(tiny_model, device="cpu", precision="fp32")
     second = SiglipRunner(again, device="cpu", precision="fp32")
     batch = pixels(0, 2)
@@ -67,7 +67,7 @@ def test_local_checkpoint_round_trip(tiny_model: LoadedSiglip, tmp_path: Path) -
     assert config["preprocess_cfg"]["mean"] == [0.5, 0.5, 0.5]
     assert (directory / "open_clip_model.safetensors").stat().st_size > 100_000
 
-    settings = Settings().with_overrides(siglip={"checkpoint": f"local-dir:{directory}"})
+    settings = Settings.defaults().with_overrides(siglip={"checkpoint": f"local-dir:{directory}"})
     loaded = load_siglip(settings.siglip)
     assert loaded.name == f"local-dir:{directory}"
     assert loaded.spec == tiny_model.spec and loaded.dim == 768
@@ -86,12 +86,14 @@ def test_checkpoint_preprocess_config_is_honoured(tiny_model: LoadedSiglip, tmp_
     config = json.loads((directory / "open_clip_config.json").read_text())
     config["preprocess_cfg"].update(mean=[0.4, 0.4, 0.4], resize_mode="shortest")
     (directory / "open_clip_config.json").write_text(json.dumps(config))
-    loaded = load_siglip(Settings().siglip.model_copy(update={"checkpoint": str(directory)}))
+    loaded = load_siglip(
+        Settings.defaults().siglip.model_copy(update={"checkpoint": str(directory)})
+    )
     assert loaded.spec.mean == (0.4, 0.4, 0.4) and loaded.spec.resize_mode == "shortest"
 
 
 def test_bad_checkpoints_say_what_is_missing(tmp_path: Path) -> None:
-    base = Settings().siglip
+    base = Settings.defaults().siglip
     with pytest.raises(ConfigError, match="open_clip_config.json missing"):
         load_siglip(base.model_copy(update={"checkpoint": str(tmp_path)}))
     (tmp_path / "open_clip_config.json").write_text("{}")
@@ -106,14 +108,14 @@ def test_offline_without_weights_is_a_clear_error(
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     with pytest.raises(ConfigError) as info:
-        load_siglip(Settings().siglip)  # ViT-B-16-SigLIP / webli
+        load_siglip(Settings.defaults().siglip)  # ViT-B-16-SigLIP / webli
     message = str(info.value)
     assert "ViT-B-16-SigLIP/webli" in message and "offline" in message
     assert "SIGLIP_CHECKPOINT" in message and "SIGLIP_MODEL=tiny" in message
 
 
 def test_unknown_model_or_tag_is_a_config_error() -> None:
-    base = Settings().siglip
+    base = Settings.defaults().siglip
     with pytest.raises(ConfigError, match="unknown open_clip model"):
         load_siglip(base.model_copy(update={"model": "ViT-Nope"}))
     with pytest.raises(ConfigError, match="not a tag of ViT-B-16-SigLIP"):
@@ -125,3 +127,19 @@ def test_device_resolution() -> None:
     assert resolve_device("auto") in ("cpu", "cuda")
     with pytest.raises(ConfigError, match="SIGLIP_DEVICE"):
         resolve_device("tpu")
+
+
+def test_multilingual_model_goes_through_the_same_loading_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The recommended model for non-English catalogs: known to open_clip with its webli
+    # tag; offline and uncached it stops with the same clear error (weights cannot be
+    # fetched in this environment, so nothing here loads them).
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    siglip = Settings.defaults().siglip.model_copy(update={"model": "ViT-B-16-SigLIP-i18n-256"})
+    with pytest.raises(ConfigError) as info:
+        load_siglip(siglip)
+    message = str(info.value)
+    assert "ViT-B-16-SigLIP-i18n-256/webli" in message and "offline" in message

@@ -98,7 +98,8 @@ def test_products_become_vectors_and_failures_stay_per_product(
 def test_unreachable_host_is_retryable_and_injected_fetchers_work(settings: Settings) -> None:
     calls: list[str] = []
 
-    async def fetch(url: str) -> bytes:
+    async def fetch(record: ProductRecord) -> bytes:
+        url = record.image_urls[0]
         calls.append(url)
         if "down" in url:
             raise BackendUnavailable("connection refused")

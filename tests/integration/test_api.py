@@ -8,6 +8,7 @@ through httpx's ASGI transport; the Serve deployment itself is exercised end to 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,18 +19,22 @@ import httpx
 import pytest
 
 from pipeline.embedding.local import LocalSiglipEmbedder
+from pipeline.errors import PermanentError
 from pipeline.keyword.base import KeywordIndex
 from pipeline.keyword.factory import open_keyword_index
+from pipeline.ledger import JobSpec
 from pipeline.products import ProductStatus
-from pipeline.records import JobType, ProductRecord, QCDecision, QCVerdict
+from pipeline.records import Availability, JobType, ProductRecord, QCDecision, QCVerdict
 from pipeline.runtime import Runtime
 from pipeline.sample_site.images import product_jpeg
+from pipeline.search_setup import EmbedderQueryEncoder
+from pipeline.sellers import RedisSellerDirectory
 from pipeline.settings import Settings
 from pipeline.stages.index import keyword_doc
+from pipeline.syncs import latest_sync_id, start_sync
 from pipeline.vectors.base import VectorRow
 from serve.app import build_deps, create_api
 from serve.deps import ApiDeps
-from serve.encoder import EmbedderQueryEncoder
 
 ADMIN = "admin-test-key-0123456789"
 
@@ -40,7 +45,9 @@ CATALOG = [
     ("knife", "s1", "Hunting knife with leather sheath", "45.00", ProductStatus.REJECTED),
     ("scarf", "s2", "Silk scarf, hand painted", "30.00", ProductStatus.APPROVED),
     ("vase", "s2", "Blue glass vase", "25.00", ProductStatus.FLAGGED),
+    ("mug-out", "s1", "Blue ceramic coffee mug", "14.00", ProductStatus.APPROVED),
 ]
+OUT_OF_STOCK = {"mug-out"}
 
 
 @dataclass
@@ -67,7 +74,10 @@ def record(retailer: str, seller: str, name: str, price: str) -> ProductRecord:
         price=Decimal(price),
         currency="USD",
         image_urls=(f"http://shop.example/{retailer}.jpg",),
-        source_url=f"http://shop.example/c/{seller}",
+        source_url=f"http://shop.example/p/{seller}/{retailer}",
+        availability=Availability.OUT_OF_STOCK
+        if retailer in OUT_OF_STOCK
+        else Availability.UNKNOWN,
     )
 
 
@@ -79,9 +89,11 @@ def event_loop_runner() -> Iterator[asyncio.Runner]:
 
 @pytest.fixture(scope="module")
 def api_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
-    return Settings().with_overrides(
+    return Settings.defaults().with_overrides(
         core={"data_dir": tmp_path_factory.mktemp("api-data")},
-        redis={"url": redis_url},
+        # A namespace of its own: the module's state lives across its tests, and what
+        # other modules leave in the session's Redis (dead jobs, keys) is not ours.
+        redis={"url": redis_url, "namespace": "test-api"},
         siglip={"model": "tiny"},
         api={"admin_key": ADMIN, "rate_limit_per_minute": 600},
         catalog={"allowed_hosts": ("127.0.0.1",)},
@@ -175,8 +187,11 @@ def test_text_search_finds_live_products_by_name_words(api: Api) -> None:
 def test_filters_by_seller_and_price(api: Api) -> None:
     body = api.call("GET", "/v1/search", params={"q": "silk scarf", "seller_id": "s1"}).json()
     assert api.pid("scarf") not in {r["product_id"] for r in body["results"]}
-    cheap = api.call("GET", "/v1/search", params={"q": "lamp", "max_price": "50"}).json()
+    cheap = api.call(
+        "GET", "/v1/search", params={"q": "lamp", "max_price": "50", "currency": "USD"}
+    ).json()
     assert api.pid("lamp") not in {r["product_id"] for r in cheap["results"]}
+    assert cheap["notices"] == []
     bad = api.call("GET", "/v1/search", params={"q": "lamp", "min_price": "9", "max_price": "1"})
     assert bad.status_code == 422
 
@@ -209,9 +224,39 @@ def test_photo_search_returns_the_same_product_first(api: Api) -> None:
 def test_products_routes(api: Api) -> None:
     got = api.call("GET", f"/v1/products/{api.pid('mug')}")
     assert got.status_code == 200 and got.json()["live"] is True
+    assert got.json()["verdict"] is None  # QC's reasons are for the seller
     assert api.call("GET", "/v1/products/s9:nothing").status_code == 404
     listing = api.call("GET", "/v1/sellers/s2/products").json()
-    assert listing["total"] == 2
+    assert listing["total"] == 1  # the scarf; the flagged vase is not public
+    assert [p["retailer_id"] for p in listing["products"]] == ["scarf"]
+    # s1: four products, the rejected knife not public; pages of one add up to the whole
+    whole = api.call("GET", "/v1/sellers/s1/products").json()
+    assert whole["total"] == 3 and len(whole["products"]) == 3
+    pages = [
+        api.call("GET", "/v1/sellers/s1/products", params={"limit": 1, "offset": i}).json()
+        for i in range(4)
+    ]
+    assert [p["product_id"] for page in pages for p in page["products"]] == [
+        p["product_id"] for p in whole["products"]
+    ]
+
+
+def test_a_product_not_live_is_the_sellers_business(api: Api) -> None:
+    knife = f"/v1/products/{api.pid('knife')}"  # rejected by QC
+    public = api.call("GET", knife)
+    assert public.status_code == 404 and public.json()["detail"].startswith("no product")
+    other = {"Authorization": f"Bearer {api.deps.keys.create(seller_id='s2')}"}
+    assert api.call("GET", knife, headers=other).status_code == 404
+    own = {"Authorization": f"Bearer {api.deps.keys.create(seller_id='s1')}"}
+    for headers in (own, admin()):
+        seen = api.call("GET", knife, headers=headers)
+        assert seen.status_code == 200 and seen.json()["status"] == "rejected"
+        assert seen.json()["verdict"]["decision"] == "rejected"
+    listing = api.call("GET", "/v1/sellers/s2/products", headers=admin()).json()
+    assert listing["total"] == 2 and {p["status"] for p in listing["products"]} == {
+        "approved",
+        "flagged",
+    }
 
 
 def test_sync_requires_a_key_for_that_seller(api: Api) -> None:
@@ -230,7 +275,7 @@ def test_sync_requires_a_key_for_that_seller(api: Api) -> None:
     assert first.status_code == 202, first.text
     again = api.call("POST", "/v1/sellers/s1/sync", json=body, headers=mine)
     assert again.json() == {"sync_id": first.json()["sync_id"], "existing": True}
-    status = api.call("GET", f"/v1/syncs/{first.json()['sync_id']}").json()
+    status = api.call("GET", f"/v1/syncs/{first.json()['sync_id']}", headers=mine).json()
     assert status["state"] == "waiting" and "generate-embedding" in status["stages"]
     time.sleep(1.2)  # the seller's session key expires
     assert api.call("POST", "/v1/sellers/s1/sync", json=body, headers=mine).status_code == 401
@@ -245,6 +290,48 @@ def test_bad_catalog_urls_are_refused_before_queueing(api: Api, url: str) -> Non
     resp = api.call("POST", "/v1/sellers/s3/sync", json={"catalog_url": url}, headers=admin())
     assert resp.status_code == 422, resp.text
     assert "detail" in resp.json()
+
+
+def test_a_sync_request_for_another_url_while_one_runs_is_a_409(api: Api) -> None:
+    """Same URL: the running sync. Another URL: 409 naming the running sync and its URL,
+    nothing queued. Once the running sync has ended, the new URL is queued."""
+    old, new = "http://127.0.0.1:9/shop/typo", "http://127.0.0.1:9/shop/fixed"
+
+    def post(url: str, **extra: str) -> httpx.Response:
+        body = {"catalog_url": url, **extra}
+        return api.call("POST", "/v1/sellers/s5/sync", json=body, headers=admin())
+
+    first = post(old, priority="high")  # high: the one sync this test claims below
+    assert first.status_code == 202 and first.json()["existing"] is False, first.text
+    sync_id = first.json()["sync_id"]
+    assert post(old + "/").json() == {"sync_id": sync_id, "existing": True}
+    other = post(new)
+    assert other.status_code == 409, other.text
+    assert other.json()["sync_id"] == sync_id and other.json()["catalog_url"] == old
+    assert sync_id in other.json()["detail"] and old in other.json()["detail"]
+    assert latest_sync_id(api.deps.ledger, api.deps.redis, "s5") == sync_id
+    # The old sync ends: the fixed URL is queued as a new sync.
+    [claimed] = api.deps.ledger.claim(JobType.SYNC_SELLER, "test-worker", 1)
+    assert claimed.job_id == sync_id
+    assert api.deps.ledger.complete(claimed, {"found": 0})
+    fixed = post(new)
+    assert fixed.status_code == 202 and fixed.json()["existing"] is False, fixed.text
+    assert fixed.json()["sync_id"] != sync_id
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://0xa9fea9fe/latest/",
+     "http://10.0.0.5/shop", "http://127.0.0.2/shop", "http://[::1]/shop",
+     "http://[::ffff:192.168.1.1]/shop", "http://[fe80::1%25eth0]/shop"],
+)  # fmt: skip
+def test_a_literal_private_address_is_a_422_before_anything_is_queued(api: Api, url: str) -> None:
+    seller = f"p{abs(hash(url)) % 10**8}"
+    body = {"catalog_url": url}
+    resp = api.call("POST", f"/v1/sellers/{seller}/sync", json=body, headers=admin())
+    assert resp.status_code == 422, resp.text
+    assert "non-public address" in resp.json()["detail"]
+    assert latest_sync_id(api.deps.ledger, api.deps.redis, seller) is None
 
 
 def test_admin_routes(api: Api) -> None:
@@ -286,6 +373,71 @@ def test_size_limits_and_validation(api: Api) -> None:
     assert api.call("GET", "/v1/search", params={"q": ""}).status_code == 422
     weird = api.call("GET", "/v1/search", params={"q": "caf\u00e9 \u0000\u202e mug \U0001f600"})
     assert weird.status_code == 200
+
+
+def test_a_price_filter_without_currency_is_ignored_and_said(api: Api) -> None:
+    """Comparing 200 with a ₹1,299 mug and a $80 lamp alike would drop rows silently."""
+    body = api.call("GET", "/v1/search", params={"q": "lamp", "max_price": "50"}).json()
+    assert api.pid("lamp") in {r["product_id"] for r in body["results"]}
+    assert len(body["notices"]) == 1 and "price filter ignored" in body["notices"][0]
+
+
+def test_hits_carry_stock_product_page_seller_and_contact(api: Api) -> None:
+    directory = RedisSellerDirectory(api.deps.redis, api.deps.settings.redis.keys)
+    directory.upsert("s1", display_name="Casa Lumen", whatsapp="+55 11 98765-4321")
+    directory.upsert("s2", display_name="Silk Road", shop_url="https://silk.example/")
+    try:
+        body = api.call("GET", "/v1/search", params={"q": "coffee mug"}).json()
+        by_id = {r["product_id"]: r for r in body["results"]}
+        mug = by_id[api.pid("mug")]
+        assert mug["seller_name"] == "Casa Lumen"
+        assert mug["availability"] == "unknown"
+        assert mug["product_url"] == "http://shop.example/p/s1/mug"
+        assert mug["contact_kind"] == "whatsapp"
+        assert mug["contact_url"] == "https://wa.me/5511987654321?text=Red%20ceramic%20coffee%20mug"
+        # Out of stock ranks below the in-stock match, whatever its score.
+        ids = [r["product_id"] for r in body["results"]]
+        assert by_id[api.pid("mug-out")]["availability"] == "out_of_stock"
+        assert ids.index(api.pid("mug-out")) > ids.index(api.pid("mug"))
+        assert all(
+            by_id[i]["availability"] == "out_of_stock" for i in ids[ids.index(api.pid("mug-out")) :]
+        )
+        scarf = api.call("GET", "/v1/search", params={"q": "silk scarf"}).json()["results"][0]
+        assert scarf["seller_name"] == "Silk Road" and scarf["contact_kind"] == "shop"
+        # A seller without WhatsApp: the product's page at the seller.
+        assert scarf["contact_url"] == "http://shop.example/p/s2/scarf"
+        # A name set later shows at once, cached results included.
+        directory.upsert("s2", display_name="Silk Road Co.")
+        again = api.call("GET", "/v1/search", params={"q": "silk scarf"}).json()
+        assert again["cached"] and again["results"][0]["seller_name"] == "Silk Road Co."
+    finally:
+        directory.delete("s1")
+        directory.delete("s2")
+
+
+def test_sync_state_over_the_api_and_its_event_stream(api: Api) -> None:
+    """A sync whose scrape died: GET says failed with the reason; the SSE end event too."""
+    ledger = api.deps.ledger
+    url = "https://wa.me/c/15551234567"
+    sync_id = start_sync(ledger, api.deps.redis, "s7", url).sync_id
+    # Earlier tests left syncs waiting: take them all, play only ours.
+    (sync,) = [j for j in ledger.claim(JobType.SYNC_SELLER, "w", 100) if j.job_id == sync_id]
+    payload = {"seller_id": "s7", "catalog_url": url, "source": "auto"}
+    ledger.add_children(
+        sync_id,
+        [JobSpec(JobType.SCRAPE_CATALOG, payload, "s7", idempotency_key=f"scrape:{sync_id}")],
+    )
+    ledger.complete(sync)
+    (scrape,) = ledger.claim(JobType.SCRAPE_CATALOG, "w", 1)
+    ledger.fail(
+        scrape, PermanentError("https://wa.me/c/15551234567: this catalog is not available")
+    )
+    view = api.call("GET", f"/v1/syncs/{sync_id}", headers=admin()).json()
+    assert view["state"] == "failed", view
+    assert view["last_error"]["message"].endswith("this catalog is not available")
+    events = api.call("GET", f"/v1/syncs/{sync_id}/events", headers=admin()).text
+    end = events.split("event: end\ndata: ")[1]
+    assert json.loads(end.split("\n")[0])["state"] == "failed"
 
 
 def test_flood_gets_429_with_retry_after_and_the_service_stays_up(api: Api) -> None:

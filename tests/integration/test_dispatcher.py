@@ -15,6 +15,7 @@ from pipeline.records import JobState, JobType
 from pipeline.settings import Settings
 from pipeline.stages.base import Outcome, child_spec
 from pipeline.stages.scrape import SyncSellerHandler
+from tests.keys import KEYS
 
 QC_PAYLOAD = {"product_id": "s1:p", "seller_id": "s1", "content_hash": "abcdef0123456789"}
 
@@ -73,7 +74,7 @@ class Checker:
 
 
 def ledger_for(redis_client: redis.Redis, settings: Settings) -> RedisLedger:
-    return RedisLedger(redis_client, settings.jobs)
+    return RedisLedger(redis_client, settings.jobs, keys=KEYS)
 
 
 async def _run_until(dispatcher: Dispatcher, check: Callable[[], bool], timeout: float) -> None:

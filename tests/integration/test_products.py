@@ -8,6 +8,7 @@ import redis
 
 from pipeline.products import ProductStatus, RedisProductStore
 from pipeline.records import ProductRecord, QCDecision, QCVerdict
+from tests.keys import KEYS
 
 
 def product(retailer_id: str, name: str = "Red mug", price: str = "12.50") -> ProductRecord:
@@ -28,7 +29,7 @@ def verdict(decision: QCDecision) -> QCVerdict:
 
 
 def test_diff_new_changed_unchanged_removed(redis_client: redis.Redis) -> None:
-    store = RedisProductStore(redis_client)
+    store = RedisProductStore(redis_client, KEYS)
     a, b, c = product("a"), product("b"), product("c")
     first = store.diff("s1", [a, b, c])
     assert [p.retailer_id for p in first.changed] == ["a", "b", "c"] and not first.removed
@@ -45,7 +46,7 @@ def test_diff_new_changed_unchanged_removed(redis_client: redis.Redis) -> None:
 
 def test_unfinished_products_are_redone_on_resync(redis_client: redis.Redis) -> None:
     """Pending, embedded, failed, or approved-but-not-indexed: a crash cut them short."""
-    store = RedisProductStore(redis_client)
+    store = RedisProductStore(redis_client, KEYS)
     a = product("a")
     store.put_many([a])
     assert [p.product_id for p in store.diff("s1", [a]).changed] == [a.product_id]
@@ -59,7 +60,7 @@ def test_unfinished_products_are_redone_on_resync(redis_client: redis.Redis) -> 
 def test_live_only_when_approved_and_indexed_for_the_same_version(
     redis_client: redis.Redis,
 ) -> None:
-    store = RedisProductStore(redis_client)
+    store = RedisProductStore(redis_client, KEYS)
     a = product("a")
     store.put_many([a])
     gen = store.generation()
@@ -88,7 +89,7 @@ def test_live_only_when_approved_and_indexed_for_the_same_version(
 
 
 def test_remove_and_listing(redis_client: redis.Redis) -> None:
-    store = RedisProductStore(redis_client)
+    store = RedisProductStore(redis_client, KEYS)
     a, b = product("a"), product("b")
     store.put_many([a, b])
     assert store.seller_product_ids("s1") == sorted([a.product_id, b.product_id])

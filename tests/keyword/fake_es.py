@@ -2,8 +2,10 @@
 
 It checks what a real cluster would refuse (index template and mapping, NDJSON bulk bodies,
 the query DSL) and answers in the 8/9 wire format with ``X-Elastic-Product``. Search is a
-crude term-count ranking with field boosts, folded accents and a naive English ``.en``
-sub-field: enough to tell right from wrong results, not a BM25 implementation.
+crude term-count ranking with field boosts, folded accents, per-language sub-fields
+(``name.pt``...) stemmed by Snowball (as Elasticsearch's stemmer filters are), a ``term``
+on a normalized keyword, and ``fuzziness: AUTO:low,high`` with transpositions as Lucene
+counts them: enough to tell right from wrong results, not a BM25 implementation.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pipeline.keyword import analysis
 from tests.loopback import LoopbackHTTPServer
 
 _WORD = re.compile(r"[^\W_]+")
 _TEXT_FIELDS = {"name", "description"}
-_KEYWORDS = {"product_id", "seller_id", "status", "currency"}
+_KEYWORDS = {"product_id", "seller_id", "status", "currency", "availability", "language", "sku"}
+_LANGUAGES = {"pt", "es", "fr", "id", "en", "hi"}
 _MIME = "application/vnd.elasticsearch+json;compatible-with=9"
 
 
@@ -31,14 +35,24 @@ class EsError(Exception):
         self.status, self.kind, self.reason = status, kind, reason
 
 
-def _tokens(text: str, stem: bool) -> list[str]:
+def _tokens(text: str, language: str) -> list[str]:
     folded = "".join(
         c for c in unicodedata.normalize("NFKD", text.lower()) if not 0x300 <= ord(c) <= 0x36F
     )
     words = _WORD.findall(unicodedata.normalize("NFC", folded))
-    if stem:
-        words = [w[:-1] if w.endswith("s") and not w.endswith("ss") else w for w in words]
+    if language:
+        words = [analysis.stem(w, language) for w in words]
     return words
+
+
+def _max_edits(word: str, fuzziness: str | int) -> int:
+    """Elasticsearch's ``AUTO:low,high``: 0 edits below low letters, 1 below high, else 2;
+    or a fixed number of edits."""
+    kind, _, bounds = str(fuzziness).partition(":")
+    if kind != "AUTO":
+        return int(fuzziness)
+    low, high = (int(b) for b in bounds.split(",")) if bounds else (3, 6)
+    return 0 if len(word) < low else 1 if len(word) < high else 2
 
 
 class FakeElasticsearch:
@@ -238,7 +252,7 @@ class FakeElasticsearch:
                 items.append({op: result})
             else:
                 raise EsError(400, "illegal_argument_exception", f"bulk op {op} not expected")
-        if params.get("refresh") == "true":
+        if params.get("refresh") in ("true", "wait_for"):  # one shard: wait_for is a refresh
             for index in self.indices.values():
                 index["visible"] = dict(index["docs"])
         errors = any("error" in item[next(iter(item))] for item in items)
@@ -261,16 +275,17 @@ class FakeElasticsearch:
         return {**head, "status": 201, "result": "created"}
 
     def _search(self, names: list[str], body: dict[str, Any]) -> dict[str, Any]:
+        if "aggs" in body:
+            return self._filters_aggregation(names, body)
         assert body.get("_source") is False, "the adapter needs ids only"
-        must = body["query"]["bool"]["must"]
-        match = must[0]["multi_match"]
-        assert match["type"] == "most_fields" and match["operator"] == "or"
-        filters = body["query"]["bool"]["filter"]
+        query = body["query"]["bool"]
+        assert query.get("minimum_should_match") == 1, "any clause may match"
+        filters = query["filter"]
         scored: list[tuple[float, str]] = []
         for name in names:
             for doc_id, source in self.indices[name]["visible"].items():
                 if all(_passes(f, source) for f in filters):
-                    score = _score(match["query"], match["fields"], source)
+                    score = sum(_clause_score(c, source) for c in query["should"])
                     if score > 0:
                         scored.append((score, doc_id))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
@@ -278,6 +293,20 @@ class FakeElasticsearch:
         page = scored[start : start + body.get("size", 10)]
         hits = [{"_index": names[0], "_id": doc_id, "_score": score} for score, doc_id in page]
         return {"took": 1, "timed_out": False, "hits": {"max_score": None, "hits": hits}}
+
+    def _filters_aggregation(self, names: list[str], body: dict[str, Any]) -> dict[str, Any]:
+        """A size-0 search with one ``filters`` aggregation of bool-should queries."""
+        assert body.get("size") == 0 and "query" not in body, "a probe asks for counts only"
+        ((agg_name, agg),) = body["aggs"].items()
+        sources = [src for name in names for src in self.indices[name]["visible"].values()]
+        buckets = {}
+        for key, query in agg["filters"]["filters"].items():
+            should = query["bool"]["should"]
+            assert query["bool"]["minimum_should_match"] == 1
+            matched = sum(1 for src in sources if sum(_clause_score(c, src) for c in should) > 0)
+            buckets[key] = {"doc_count": matched}
+        hits = {"max_score": None, "hits": []}
+        return {"took": 1, "hits": hits, "aggregations": {agg_name: {"buckets": buckets}}}
 
     def _delete_by_query(
         self, names: list[str], body: dict[str, Any], params: dict[str, str]
@@ -289,7 +318,7 @@ class FakeElasticsearch:
             for doc_id in [d for d, s in docs.items() if _passes({"term": term}, s)]:
                 del docs[doc_id]
                 deleted += 1
-            if params.get("refresh") == "true":
+            if params.get("refresh") in ("true", "wait_for"):  # one shard: wait_for is a refresh
                 self.indices[name]["visible"] = dict(docs)
         return {"deleted": deleted, "failures": []}
 
@@ -323,8 +352,12 @@ def _check_template(template: dict[str, Any]) -> None:
         spec = props[field]
         if spec["type"] != "text" or spec["analyzer"] not in analyzers:
             problems.append(f"{field} must be text with a defined analyzer")
-        if spec["fields"]["en"]["analyzer"] not in analyzers:
-            problems.append(f"{field}.en must use a defined analyzer")
+        for language in sorted(_LANGUAGES):
+            sub = spec["fields"].get(language, {}).get("analyzer")
+            if sub not in analyzers:
+                problems.append(f"{field}.{language} must use a defined analyzer")
+    if props["sku"].get("normalizer") not in body["settings"]["analysis"].get("normalizer", {}):
+        problems.append("sku must use a defined normalizer")
     if problems:
         raise EsError(400, "mapper_parsing_exception", "; ".join(problems))
 
@@ -344,13 +377,37 @@ def _passes(clause: dict[str, Any], source: dict[str, Any]) -> bool:
     raise EsError(400, "parsing_exception", f"unexpected filter {kind}")
 
 
-def _score(query: str, fields: list[str], source: dict[str, Any]) -> float:
+def _clause_score(clause: dict[str, Any], source: dict[str, Any]) -> float:
+    (kind, spec), *_ = clause.items()
+    if kind == "term":
+        (field, value), *_ = spec.items()
+        assert field == "sku", f"term queries go to the sku keyword, not {field}"
+        # the "sku" normalizer: lowercase + asciifolding of the whole value
+        stored = source.get(field)
+        hit = stored is not None and analysis.fold(stored) == analysis.fold(str(value["value"]))
+        return float(value["boost"]) if hit else 0.0
+    if kind != "multi_match":
+        raise EsError(400, "parsing_exception", f"unexpected query {kind}")
+    assert spec["type"] == "most_fields" and spec["operator"] == "or"
+    if "fuzziness" in spec:
+        assert spec["fuzzy_transpositions"] is True, "a swap must count as one edit"
+    return _score(spec["query"], spec["fields"], source, spec.get("fuzziness"))
+
+
+def _score(
+    query: str, fields: list[str], source: dict[str, Any], fuzziness: str | int | None
+) -> float:
     total = 0.0
     for spec in fields:
         name, _, boost = spec.partition("^")
         base, _, sub = name.partition(".")
-        stem = sub == "en"
-        words = set(_tokens(query, stem))
-        text = _tokens(str(source.get(base) or ""), stem)
-        total += float(boost or 1) * sum(1 for token in text if token in words)
+        if sub and sub not in _LANGUAGES:
+            raise EsError(400, "query_shard_exception", f"no sub-field {name}")
+        words = set(_tokens(query, sub))
+        text = _tokens(str(source.get(base) or ""), sub)
+        for token in text:
+            for word in words:
+                edits = _max_edits(word, fuzziness) if fuzziness else 0
+                if analysis.edit_distance(word, token, edits) <= edits:
+                    total += float(boost or 1)
     return total

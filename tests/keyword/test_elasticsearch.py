@@ -59,6 +59,19 @@ def test_bulk_is_ndjson_through_the_alias(fake_es: FakeElasticsearch) -> None:
     index.close()
 
 
+def test_a_bulk_returns_once_its_changes_are_searchable(fake_es: FakeElasticsearch) -> None:
+    # Products are marked live after the upsert returns, and answers are cached under
+    # that generation: the bulk waits for the next refresh (without forcing one).
+    index = ElasticsearchKeywordIndex(es_settings(fake_es.url, index="shop"))
+    index.upsert([doc("p1", "Lamp")])
+    path = next(path for _, path, _, _ in fake_es.requests if "/_bulk" in path)
+    assert "refresh=wait_for" in path
+    assert [h.product_id for h in index.search("lamp")] == ["p1"]  # no refresh() called
+    index.delete(["p1"])
+    assert index.search("lamp") == []
+    index.close()
+
+
 def test_query_dsl_scores_text_and_filters_in_filter_context(fake_es: FakeElasticsearch) -> None:
     index = ElasticsearchKeywordIndex(es_settings(fake_es.url, index="shop"))
     index.search(
@@ -69,8 +82,14 @@ def test_query_dsl_scores_text_and_filters_in_filter_context(fake_es: FakeElasti
     )
     (body,) = [json.loads(b) for b in bodies(fake_es, "/_search")]
     assert body["from"] == 10 and body["size"] == 5 and body["_source"] is False
-    match = body["query"]["bool"]["must"][0]["multi_match"]
+    exact, fuzzy, sku = body["query"]["bool"]["should"]
+    match = exact["multi_match"]
     assert match["query"] == "red shoes" and "name^3" in match["fields"]
+    assert "name.pt^1.5" in match["fields"] and "fuzziness" not in match
+    assert fuzzy["multi_match"]["fuzziness"] == "AUTO:5,9"
+    assert fuzzy["multi_match"]["fuzzy_transpositions"] is True
+    assert sku == {"term": {"sku": {"value": "red shoes", "boost": 20.0}}}
+    assert body["query"]["bool"]["minimum_should_match"] == 1
     assert body["query"]["bool"]["filter"] == [
         {"term": {"status": "approved"}},
         {"term": {"seller_id": "s-1"}},

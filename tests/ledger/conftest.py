@@ -11,6 +11,7 @@ import redis
 from pipeline.ledger import JobSpec, RedisLedger
 from pipeline.records import JobType, Priority
 from pipeline.settings import JobSettings
+from tests.keys import KEYS
 
 
 class ManualClock:
@@ -38,7 +39,7 @@ def job_settings() -> JobSettings:
 
 @pytest.fixture
 def ledger(redis_client: redis.Redis, job_settings: JobSettings, clock: ManualClock) -> RedisLedger:
-    return RedisLedger(redis_client, job_settings, clock=clock)
+    return RedisLedger(redis_client, job_settings, clock=clock, keys=KEYS)
 
 
 def qc_spec(

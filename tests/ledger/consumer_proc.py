@@ -18,6 +18,7 @@ import redis
 from pipeline.ledger import RedisLedger
 from pipeline.records import JobType
 from pipeline.settings import JobSettings
+from tests.keys import KEYS
 
 DONE_LOG = "test:done-log"
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
     client = redis.Redis.from_url(args.url)
-    ledger = RedisLedger(client, JobSettings(timeout=args.lease))
+    ledger = RedisLedger(client, JobSettings(timeout=args.lease), keys=KEYS)
     job_type = JobType.QUALITY_CONTROL
     deadline = time.monotonic() + args.timeout
     if args.mode == "hold":

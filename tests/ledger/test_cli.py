@@ -16,6 +16,7 @@ from pipeline.errors import PermanentError
 from pipeline.ledger import RedisLedger
 from pipeline.records import JobType
 from pipeline.settings import JobSettings
+from tests.keys import KEYS
 from tests.ledger.conftest import qc_spec
 
 QC = JobType.QUALITY_CONTROL
@@ -39,7 +40,7 @@ def invoke(redis_url: str, tmp_path: Path) -> Iterator[Invoke]:
 
 @pytest.fixture
 def dead(redis_client: redis.Redis) -> list[str]:
-    ledger = RedisLedger(redis_client, JobSettings())
+    ledger = RedisLedger(redis_client, JobSettings(), keys=KEYS)
     ledger.enqueue_many([qc_spec(i, seller="s1" if i < 3 else "s2") for i in range(5)])
     ids = []
     for claimed in ledger.claim(QC, "cli-test", 5):
@@ -57,7 +58,9 @@ def test_stats_json_table_and_check(invoke: Invoke, dead: list[str]) -> None:
     assert payload["consumers"][0]["name"] == "cli-test"
     table = invoke("stats", "--watch", "--interval", "0.1", "--count", "2")
     assert table.exit_code == 0
-    assert table.output.count("quality-control") == 2 and "cli-test" in table.output
+    assert table.output.count("job ledger at") == 2 and "cli-test" in table.output
+    # 5 of 5 quality-control attempts died: the failure-rate alert fires (small volume).
+    assert "JobFailureRateHigh" in table.output
 
 
 def test_stats_check_fails_on_a_broken_invariant(
@@ -88,6 +91,24 @@ def test_dlq_list_show_replay_purge(
     refused = invoke("dlq", "purge", "--all", stdin="n\n")
     assert refused.exit_code == 1 and "purged" not in refused.output
     assert "purged 2" in invoke("dlq", "purge", "--all", "--yes").output
-    ledger = RedisLedger(redis_client, JobSettings())
+    ledger = RedisLedger(redis_client, JobSettings(), keys=KEYS)
     assert ledger.dlq_list() == [] and ledger.stats().types[QC].waiting == 3
     assert ledger.check_invariants() == []
+
+
+def test_dead_webhook_deliveries_show_in_dlq(invoke: Invoke, redis_client: redis.Redis) -> None:
+    from pipeline.notify.outbox import NewDelivery, RedisWebhookOutbox
+
+    outbox = RedisWebhookOutbox(redis_client, KEYS)
+    body = json.dumps({"event": "sync.completed"}).encode()
+    cursor = outbox.cursor(KEYS.events)
+    assert outbox.produce(cursor, "1-0", [NewDelivery("d1", "s1", "sync.completed", body)], 1.0)
+    (claimed,) = outbox.claim(now=2.0, limit=5, lease_s=30.0)
+    assert outbox.finish(claimed, "dead", error="receiver answered 410")
+    listed = invoke("dlq", "list")
+    assert "1 dead webhook deliveries: catalog-sync dlq webhooks" in listed.stdout
+    shown = [json.loads(line) for line in invoke("dlq", "webhooks").stdout.splitlines()]
+    assert [(d["id"], d["seller"], d["error"]) for d in shown] == [
+        ("d1", "s1", "receiver answered 410")
+    ]
+    assert json.loads(invoke("dlq", "list", "--json").stdout) == []  # jobs only, as before

@@ -20,6 +20,7 @@ from pipeline.ledger import ClaimedJob, RedisLedger
 from pipeline.local.redis import local_redis
 from pipeline.records import JobState, JobType
 from pipeline.settings import JobSettings
+from tests.keys import KEYS
 from tests.ledger.conftest import qc_spec
 from tests.ledger.consumer_proc import DONE_LOG
 
@@ -48,7 +49,7 @@ def reap(proc: subprocess.Popen[str], timeout: float = 60) -> int:
 
 
 def test_killed_consumer_jobs_are_reclaimed_once(redis_client: redis.Redis, redis_url: str) -> None:
-    ledger = RedisLedger(redis_client, JobSettings())
+    ledger = RedisLedger(redis_client, JobSettings(), keys=KEYS)
     jobs = ledger.enqueue_many([qc_spec(i) for i in range(50)])
     holder = consumer("hold", redis_url, "doomed", batch=20, lease=1.0)
     assert holder.stdout is not None
@@ -84,7 +85,7 @@ def test_killed_consumer_jobs_are_reclaimed_once(redis_client: redis.Redis, redi
 def test_consumer_processes_complete_10000_jobs_exactly_once(
     redis_client: redis.Redis, redis_url: str
 ) -> None:
-    ledger = RedisLedger(redis_client, JobSettings())
+    ledger = RedisLedger(redis_client, JobSettings(), keys=KEYS)
     jobs = ledger.enqueue_many([qc_spec(i) for i in range(10_000)])
     procs = [
         consumer("drain", redis_url, f"c{i}", batch=100, total=10_000, timeout=120)
@@ -118,7 +119,7 @@ def test_redis_kill_9_and_aof_restart_loses_nothing_enqueued(tmp_path: Path) -> 
 
     def produce() -> None:
         client = redis.Redis(port=port, socket_timeout=5)
-        producer = RedisLedger(client, JobSettings())
+        producer = RedisLedger(client, JobSettings(), keys=KEYS)
         n = 0
         while not stop.is_set():
             try:
@@ -145,7 +146,7 @@ def test_redis_kill_9_and_aof_restart_loses_nothing_enqueued(tmp_path: Path) -> 
 
         new_port = service.ensure()  # same directory: replays the append-only file
         client = redis.Redis(port=new_port)
-        ledger = RedisLedger(client, JobSettings())
+        ledger = RedisLedger(client, JobSettings(), keys=KEYS)
         pipe = client.pipeline(transaction=False)
         for job_id in acked:
             pipe.exists(ledger.keys.job(job_id))

@@ -14,6 +14,7 @@ from pipeline.errors import PermanentError
 from pipeline.ledger import ClaimedJob, RedisLedger
 from pipeline.records import JobState, JobType, Priority
 from pipeline.settings import JobSettings
+from tests.keys import KEYS
 from tests.ledger.conftest import ManualClock, qc_spec
 
 QC = JobType.QUALITY_CONTROL
@@ -29,7 +30,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.client.flushall()
         self.clock = ManualClock()
         jobs = JobSettings(timeout=LEASE, max_attempts=MAX, backoff_base=2.0)
-        self.ledger = RedisLedger(self.client, jobs, clock=self.clock)
+        self.ledger = RedisLedger(self.client, jobs, clock=self.clock, keys=KEYS)
         self.state: dict[str, JobState] = {}
         self.attempt: dict[str, int] = {}
         self.token: dict[str, str] = {}  # job -> its current (unfenced) token

@@ -9,10 +9,12 @@ import pytest
 import redis
 
 from pipeline.ledger.ratelimit import RedisRateLimiter
+from pipeline.redis_keys import RedisKeys
+from tests.keys import KEYS
 
 
 def test_burst_is_granted_then_refused_with_the_wait(redis_client: redis.Redis) -> None:
-    limiter = RedisRateLimiter(redis_client)
+    limiter = RedisRateLimiter(redis_client, KEYS)
     for _ in range(5):
         assert limiter.acquire("gemini", rate_per_s=1.0, burst=5) == 0.0
     wait = limiter.acquire("gemini", rate_per_s=1.0, burst=5)
@@ -22,7 +24,7 @@ def test_burst_is_granted_then_refused_with_the_wait(redis_client: redis.Redis) 
 
 
 def test_refill_at_the_rate(redis_client: redis.Redis) -> None:
-    limiter = RedisRateLimiter(redis_client)
+    limiter = RedisRateLimiter(redis_client, KEYS)
     assert limiter.acquire("s1", rate_per_s=20.0, burst=2, tokens=2) == 0.0
     assert limiter.acquire("s1", rate_per_s=20.0, burst=2) > 0
     time.sleep(0.12)  # 20/s refills more than one token in 0.12 s
@@ -30,8 +32,8 @@ def test_refill_at_the_rate(redis_client: redis.Redis) -> None:
 
 
 def test_keys_are_independent_and_namespaced(redis_client: redis.Redis) -> None:
-    a = RedisRateLimiter(redis_client, namespace="a")
-    b = RedisRateLimiter(redis_client, namespace="b")
+    a = RedisRateLimiter(redis_client, RedisKeys("a"))
+    b = RedisRateLimiter(redis_client, RedisKeys("b"))
     assert a.acquire("k", 1.0, 1) == 0.0
     assert a.acquire("k", 1.0, 1) > 0
     assert a.acquire("other", 1.0, 1) == 0.0
@@ -47,7 +49,7 @@ def test_invalid_arguments_are_refused(
     redis_client: redis.Redis, rate: float, burst: int, tokens: int, key: str
 ) -> None:
     with pytest.raises(ValueError):
-        RedisRateLimiter(redis_client).acquire(key, rate, burst, tokens)
+        RedisRateLimiter(redis_client, KEYS).acquire(key, rate, burst, tokens)
 
 
 def test_concurrent_callers_never_exceed_the_bucket(redis_url: str) -> None:
@@ -59,7 +61,7 @@ def test_concurrent_callers_never_exceed_the_bucket(redis_url: str) -> None:
 
     def hammer() -> None:
         client = redis.Redis.from_url(redis_url)
-        limiter = RedisRateLimiter(client)
+        limiter = RedisRateLimiter(client, KEYS)
         while time.monotonic() - start < duration:
             if limiter.acquire("shared", rate, burst) == 0.0:
                 with lock:
@@ -80,7 +82,7 @@ def test_concurrent_callers_never_exceed_the_bucket(redis_url: str) -> None:
 
 
 def test_wait_blocks_until_granted_or_times_out(redis_client: redis.Redis) -> None:
-    limiter = RedisRateLimiter(redis_client)
+    limiter = RedisRateLimiter(redis_client, KEYS)
     limiter.wait("w", rate_per_s=20.0, burst=1)
     t0 = time.monotonic()
     limiter.wait("w", rate_per_s=20.0, burst=1, timeout=2.0)

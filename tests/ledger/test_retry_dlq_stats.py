@@ -8,13 +8,16 @@ from pipeline.errors import PermanentError
 from pipeline.ledger import RedisLedger
 from pipeline.records import JobState, JobType
 from pipeline.settings import JobSettings
+from tests.keys import KEYS
 from tests.ledger.conftest import ManualClock, qc_spec
 
 QC = JobType.QUALITY_CONTROL
 
 
 def test_backoff_is_2_4_8_seconds(redis_client: redis.Redis, clock: ManualClock) -> None:
-    ledger = RedisLedger(redis_client, JobSettings(max_attempts=4, backoff_base=2.0), clock=clock)
+    ledger = RedisLedger(
+        redis_client, JobSettings(max_attempts=4, backoff_base=2.0), clock=clock, keys=KEYS
+    )
     job = ledger.enqueue(qc_spec(1))
     waits = []
     for _ in range(3):
@@ -37,7 +40,7 @@ def test_backoff_is_2_4_8_seconds(redis_client: redis.Redis, clock: ManualClock)
 
 def test_jitter_stays_within_bounds(redis_client: redis.Redis, clock: ManualClock) -> None:
     ledger = RedisLedger(
-        redis_client, JobSettings(backoff_base=2.0, backoff_jitter=0.5), clock=clock
+        redis_client, JobSettings(backoff_base=2.0, backoff_jitter=0.5), clock=clock, keys=KEYS
     )
     delays = {ledger.backoff(3) for _ in range(50)}
     assert all(4.0 <= d <= 12.0 for d in delays) and len(delays) > 1
@@ -74,7 +77,7 @@ def test_dead_letters_list_show_replay_purge(ledger: RedisLedger, clock: ManualC
     assert claimed.job_id == a[0] and claimed.attempt == 1
     assert ledger.complete(claimed)
 
-    assert ledger.replay_all(seller_id="sb") == 2
+    assert ledger.replay_many(seller_id="sb") == 2
     assert ledger.stats().types[QC].waiting == 2
     assert ledger.purge(type=QC, seller_id="sa") == 2
     assert ledger.dlq_list() == []

@@ -8,6 +8,7 @@ import redis
 from pipeline.errors import PermanentError, RetryableError
 from pipeline.ledger import JobSpec, RedisLedger, StaleTokenError
 from pipeline.records import JobState, JobType, Priority, ProductRecord
+from tests.keys import KEYS
 from tests.ledger.conftest import ManualClock, qc_spec
 
 QC = JobType.QUALITY_CONTROL
@@ -306,7 +307,10 @@ def test_completed_jobs_are_trimmed_by_count_and_age(
     from pipeline.settings import JobSettings
 
     ledger = RedisLedger(
-        redis_client, JobSettings(completed_keep_count=5, completed_keep_seconds=60), clock=clock
+        redis_client,
+        JobSettings(completed_keep_count=5, completed_keep_seconds=60),
+        clock=clock,
+        keys=KEYS,
     )
     jobs = ledger.enqueue_many([qc_spec(i, idempotency_key=f"k{i}") for i in range(8)])
     ledger.complete_many([(c, None) for c in ledger.claim(QC, "w", 8)])
@@ -341,9 +345,9 @@ def test_blocking_claim_wakes_when_a_job_arrives(redis_client: redis.Redis, redi
 
     from pipeline.settings import JobSettings
 
-    ledger = RedisLedger(redis_client, JobSettings())
+    ledger = RedisLedger(redis_client, JobSettings(), keys=KEYS)
     other = redis.Redis.from_url(redis_url)
-    producer = RedisLedger(other, JobSettings())
+    producer = RedisLedger(other, JobSettings(), keys=KEYS)
     timer = threading.Timer(0.3, lambda: producer.enqueue(qc_spec(1)))
     timer.start()
     started = time.monotonic()

@@ -29,6 +29,8 @@ from pipeline.records import JobState, ProductRecord
 from pipeline.sample_site.images import product_jpeg
 from pipeline.settings import Settings
 from pipeline.vectors.milvus import MilvusVectorStore
+from pipeline.redis_keys import RedisKeys
+from tests.keys import KEYS
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "backfill.ipynb"
 ROWS = 10
@@ -94,7 +96,7 @@ def test_backfill_notebook(
     tmp_path: Path, redis_url: str, redis_client: redis.Redis, image_server: str
 ) -> None:
     data_dir = tmp_path / "data"
-    settings = Settings().with_overrides(
+    settings = Settings.defaults().with_overrides(
         core={"data_dir": data_dir},
         redis={"url": redis_url},
         siglip={"model": "tiny"},
@@ -109,7 +111,7 @@ def test_backfill_notebook(
     lines.append(json.dumps(bad))
     table.write_text("\n".join(lines) + "\n")
     # One product is already approved in the store: the backfill keeps its status.
-    store = RedisProductStore(redis_client)
+    store = RedisProductStore(redis_client, KEYS)
     store.put_many([records[3]])
     store.set_status(records[3].product_id, records[3].content_hash, ProductStatus.APPROVED)
 
@@ -141,7 +143,7 @@ def test_backfill_notebook(
         shutil.rmtree(ray_tmp, ignore_errors=True)
         nbformat.write(nb, tmp_path / "executed.ipynb")  # for a look after a failure
 
-    ledger = RedisLedger(redis_client, settings.jobs, namespace="backfill")
+    ledger = RedisLedger(redis_client, settings.jobs, keys=RedisKeys("backfill"))
     job = ledger.get(ledger.dlq_list(limit=1)[0].id) if ledger.dlq_list(limit=1) else None
     assert job is None, job
     key = redis_client.get("backfill:idem:backfill:test-run")

@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from pipeline.embedding.local import LocalSiglipEmbedder
 from pipeline.keyword.factory import open_keyword_index
 from pipeline.runtime import Runtime
+from pipeline.search_setup import EmbedderQueryEncoder
 from pipeline.settings import Settings
 from serve.app import build_deps, create_api
 from serve.deps import ApiDeps
-from serve.encoder import EmbedderQueryEncoder
 
 ADMIN = "ops-admin-key-0123456789"
 
@@ -36,7 +36,7 @@ class OpsApi:
 
 @pytest.fixture(scope="module")
 def ops_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
-    return Settings().with_overrides(
+    return Settings.defaults().with_overrides(
         core={"data_dir": tmp_path_factory.mktemp("ops-data")},
         redis={"url": redis_url},
         siglip={"model": "tiny"},

@@ -30,6 +30,7 @@ from ray.cluster_utils import Cluster
 from pipeline.ledger import JobSpec, RedisLedger
 from pipeline.records import JobType, ProductRecord
 from pipeline.settings import Settings
+from tests.keys import KEYS
 
 EMBED = JobType.GENERATE_EMBEDDING
 JOBS = 40
@@ -44,7 +45,7 @@ class Consumer:
         from pipeline.embedding.local import LocalSiglipEmbedder
 
         self._client: redis.Redis = redis.Redis.from_url(settings.redis.url.get_secret_value())  # type: ignore[union-attr]
-        self._ledger = RedisLedger(self._client, settings.jobs)
+        self._ledger = RedisLedger(self._client, settings.jobs, keys=KEYS)
         self._embedder = LocalSiglipEmbedder.from_settings(settings)
         self._runner = asyncio.Runner()
         self._name = name
@@ -112,12 +113,12 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
 
 
 def main(redis_url: str, data_dir: str) -> dict[str, Any]:
-    settings = Settings().with_overrides(
+    settings = Settings.defaults().with_overrides(
         core={"data_dir": data_dir}, redis={"url": redis_url}, siglip={"model": "tiny"}
     )
     client: redis.Redis = redis.Redis.from_url(redis_url)
     client.flushdb()  # the test hands over a database of its own
-    ledger = RedisLedger(client, settings.jobs)
+    ledger = RedisLedger(client, settings.jobs, keys=KEYS)
     ledger.enqueue_many([JobSpec(EMBED, {"product": product(i)}, "s1") for i in range(JOBS)])
 
     cluster = Cluster(

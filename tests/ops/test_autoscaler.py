@@ -20,6 +20,7 @@ from pipeline.ops.autoscaler import (
 )
 from pipeline.records import JobType
 from pipeline.settings import Settings
+from tests.keys import KEYS
 
 EMBED = JobType.GENERATE_EMBEDDING.value
 SCRAPE = JobType.SCRAPE_CATALOG.value
@@ -104,7 +105,7 @@ def test_actor_follows_the_ledger(
     ops = settings.with_overrides(
         ops={"autoscale_interval_s": 0.2, "embed_jobs_per_gpu": 2, "scrape_jobs_per_cpu": 1}
     )
-    ledger = RedisLedger(redis_client, ops.jobs)
+    ledger = RedisLedger(redis_client, ops.jobs, keys=KEYS)
     actor = start_autoscaler(ops)
     try:
         payload = {"seller_id": "s1", "catalog_url": "http://127.0.0.1/c/1", "source": "auto"}

@@ -20,9 +20,9 @@ from pipeline.embedding.local import LocalSiglipEmbedder
 from pipeline.errors import PermanentError
 from pipeline.ledger import JobSpec
 from pipeline.runtime import Runtime
+from pipeline.search_setup import EmbedderQueryEncoder
 from pipeline.settings import Settings
 from serve.app import build_deps, create_api
-from serve.encoder import EmbedderQueryEncoder
 from tests.appserver import ThreadedUvicorn
 from tests.browser import chromium
 from tests.ops.conftest import ADMIN

@@ -26,6 +26,7 @@ from pipeline.qc.factory import build_quality_checker
 from pipeline.records import JobType, ProductRecord
 from pipeline.settings import Settings
 from pipeline.stages.base import Outcome
+from tests.keys import KEYS
 
 EMBED = JobType.GENERATE_EMBEDDING
 QC = JobType.QUALITY_CONTROL
@@ -105,7 +106,7 @@ def test_transitions_logged_and_counted(
             "catalog_sync_job_duration_seconds_count", type=QC.value, outcome="failed"
         ),
     }
-    ledger = RedisLedger(redis_client, settings.jobs)
+    ledger = RedisLedger(redis_client, settings.jobs, keys=KEYS)
     ledger.enqueue_many(
         [JobSpec(EMBED, {"product": product(i).model_dump(mode="json")}, "s1") for i in range(8)]
     )

@@ -16,6 +16,7 @@ from pipeline.ops.autoscaler import ACTOR_NAME
 from pipeline.ops.timeseries import LedgerSampler
 from pipeline.ops.worker_ops import worker_ops
 from pipeline.settings import Settings
+from tests.keys import KEYS
 
 
 @pytest.mark.slow
@@ -33,7 +34,7 @@ def test_worker_ops_lifecycle(
             "metrics_host": "127.0.0.1",
         }
     )
-    ledger = RedisLedger(redis_client, ops.jobs)
+    ledger = RedisLedger(redis_client, ops.jobs, keys=KEYS)
 
     async def scenario() -> tuple[int, str, bool]:
         async with worker_ops(ops, ledger, redis_client) as loop:

@@ -61,7 +61,7 @@ def run_with(
 
     async def main() -> T:
         checker = GeminiQualityChecker(
-            settings, redis_client=client, limiter=RedisRateLimiter(client)
+            settings, limiter=RedisRateLimiter(client, settings.redis.keys)
         )
         try:
             return await body(checker)
@@ -71,8 +71,8 @@ def run_with(
     return asyncio.run(main())
 
 
-def item(**fields: Any) -> QCInput:
-    return QCInput(product(**fields), PHOTO)
+def item(attempt: int = 1, **fields: Any) -> QCInput:
+    return QCInput(product(**fields), PHOTO, attempt=attempt, max_attempts=3)
 
 
 def test_well_formed_verdict_and_what_the_request_carries(
@@ -127,13 +127,33 @@ def test_off_schema_answer_is_retryable_then_flagged(
     async def attempts(checker: GeminiQualityChecker) -> QCVerdict:
         for attempt in (1, 2):
             with pytest.raises(RetryableError, match=f"off-schema \\(attempt {attempt} of 3"):
-                await checker.check(item())
-        return await checker.check(item())
+                await checker.check(item(attempt=attempt))
+        return await checker.check(item(attempt=3))
 
     verdict = run_with(cfg, redis_client, attempts)
     assert verdict.decision == QCDecision.FLAGGED
-    assert verdict.reasons == ["the model answered off-schema 3 times"]
+    assert verdict.reasons == ["the model answered off-schema on the last attempt (attempt 3 of 3)"]
     assert len(fake_gemini.seen) == 3
+
+
+def test_off_schema_follows_the_jobs_attempt_not_a_count_of_its_own(
+    settings: Settings, redis_client: redis.Redis, fake_gemini: FakeGemini
+) -> None:
+    """A replayed job starts again at attempt 1 and a job's last attempt is its last,
+    whatever answers came before: QC reads the attempt from the job."""
+    fake_gemini.default = text_reply("Looks fine to me!")
+    cfg = gemini_settings(settings, fake_gemini)
+
+    async def attempts(checker: GeminiQualityChecker) -> tuple[QCVerdict, QCVerdict]:
+        last = await checker.check(item(attempt=3))
+        again = await checker.check(item(attempt=3))
+        for _ in range(2):  # the same product, replayed: its first attempts retry again
+            with pytest.raises(RetryableError, match="attempt 1 of 3"):
+                await checker.check(item(attempt=1))
+        return last, again
+
+    last, again = run_with(cfg, redis_client, attempts)
+    assert last.decision == again.decision == QCDecision.FLAGGED
 
 
 def test_safety_block_is_flagged_for_review(

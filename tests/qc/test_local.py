@@ -218,7 +218,7 @@ def sample_record(phone: str, sample: object) -> tuple[ProductRecord, bytes | No
         image_urls=tuple(f"http://127.0.0.1/img/{k}.jpg" for k in sample.image_keys()),
         source_url=f"http://127.0.0.1/{phone}/{sample.retailer_id}",
     )
-    image: bytes | None = product_jpeg(sample.image_keys()[0])
+    image: bytes | None = product_jpeg(sample.image_keys()[0], name=sample.name)
     if sample.broken == "corrupt-image":
         image = CORRUPT_JPEG
     elif sample.broken == "404-image":

@@ -1,4 +1,5 @@
-"""Helpers shared by the crash tests: settings, worker processes, waits and the end checks.
+"""Helpers shared by the crash tests: settings, worker processes, waits, the end checks, and
+the :class:`Rig` of a module that owns (and kills) its own Redis and Milvus.
 
 Every wait is bounded; every crash test ends with :func:`assert_sound`, which checks the
 ledger's invariants and that each valid product is live exactly once everywhere it should
@@ -12,20 +13,27 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from pipeline.errors import BackendUnavailable
 from pipeline.keyword.factory import open_keyword_index
 from pipeline.ledger import RedisLedger
 from pipeline.products import RedisProductStore
 from pipeline.records import JobType, ProductRecord
+from pipeline.sample_site.catalog import SampleCatalog
 from pipeline.sample_site.server import SampleSite
 from pipeline.settings import Settings
 from pipeline.syncs import start_sync, sync_view
 from pipeline.vectors.milvus import MilvusVectorStore
+from pipeline.worker import BackgroundWorker
+from tests.keys import KEYS
+from tests.reliability.services import OwnedService, generated_seller, wait_for
 
 BULK = "10000000000"  # the sample site's bulk seller: generated goods, none broken
 
@@ -48,7 +56,7 @@ def crash_settings(
     }
     for name, values in groups.items():
         base[name] = {**base.get(name, {}), **values}
-    return Settings().with_overrides(**base)
+    return Settings.defaults().with_overrides(**base)
 
 
 def settings_env(settings: Settings, ray_address: str) -> dict[str, str]:
@@ -103,17 +111,6 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")[-chars:]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
-    """Poll until ``predicate()`` is truthy; AssertionError naming ``what`` past the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def active(ledger: RedisLedger, job_type: JobType) -> int:
     stats = ledger.stats(window_minutes=1).types.get(job_type.value)
     return stats.active if stats is not None else 0
@@ -130,7 +127,7 @@ def wait_sync(
 ) -> dict[str, Any]:
     def ended() -> dict[str, Any] | None:
         view = sync_view(ledger, client, sync_id)
-        return view if view is not None and view["state"] in ("completed", "dead") else None
+        return view if view is not None and view["ended"] else None
 
     view: dict[str, Any] = wait_for(ended, timeout, f"sync {sync_id} to end", every=0.25)
     return view
@@ -153,7 +150,7 @@ def assert_sound(
     (``extra_rows``: products known to be held back, with a vector row but not live)."""
     broken = ledger.check_invariants()
     assert broken == [], f"ledger invariants broken: {broken[:5]}"
-    products = RedisProductStore(client)
+    products = RedisProductStore(client, KEYS)
     stored = products.get_many(sorted(ids))
     not_live = sorted(pid for pid in ids if pid not in stored or not stored[pid].live)
     states = {pid: (stored[pid].status, stored[pid].verdict) for pid in not_live if pid in stored}
@@ -198,3 +195,129 @@ def record_outcome(scenario: str, **values: Any) -> None:
 
     with open(target, "a") as out:
         out.write(json.dumps({"scenario": scenario, **values}) + "\n")
+
+
+@dataclass
+class Rig:
+    """A crash module's own world: a sample site of generated sellers, a Redis and a Milvus
+    the module may kill, and one worker (on the session's Ray) serving them."""
+
+    site: SampleSite
+    settings: Settings
+    redis: OwnedService
+    milvus: OwnedService
+    client: redis.Redis
+    ledger: RedisLedger
+    # Sellers whose sync a test began: what the stores must hold, whichever tests ran
+    # before (each test syncs a seller of its own, so any order or selection works).
+    synced: set[str] = field(default_factory=set)
+
+    def begin_sync(self, seller: str) -> str:
+        self.synced.add(seller)
+        return begin_sync(self.ledger, self.client, self.site, seller)
+
+    def ids(self) -> set[str]:
+        """Valid products of every seller synced so far in this module."""
+        return {pid for seller in self.synced for pid in valid_ids(self.site, seller)}
+
+    def when_active(self, job_type: JobType, timeout: float = 120) -> None:
+        key = self.ledger.keys.active(job_type.value)
+        wait_for(lambda: self.client.zcard(key) > 0, timeout, f"{job_type} jobs active", 0.02)
+
+    def vector_store_serves(self) -> bool:
+        """A real query answers (the gRPC port answers before the collections are loaded)."""
+        try:
+            store = MilvusVectorStore.from_settings(self.settings)
+        except BackendUnavailable:
+            return False
+        try:
+            store.count()
+            return True
+        except BackendUnavailable:
+            return False
+        finally:
+            store.close()
+
+    def sync_completes(self, sync_id: str, timeout: float) -> dict[str, Any]:
+        """Wait for the sync: it completed with every product of its seller live, and the
+        stores are sound (:func:`assert_sound`). Returns the sync's view."""
+        view = wait_sync(self.ledger, self.client, sync_id, timeout=timeout)
+        assert view["state"] == "completed", view
+        products = len(valid_ids(self.site, view["seller_id"]))
+        assert view["products"]["live"] == products, view["products"]
+        assert_sound(self.settings, self.ledger, self.client, self.ids())
+        return view
+
+    def idle(self) -> bool:
+        types = self.ledger.stats().types.values()
+        return all(t.waiting + t.delayed + t.active == 0 for t in types)
+
+    def milvus_down_past_the_retries(
+        self, seller: str, stop: Callable[[], None], timeout: float
+    ) -> dict[str, Any]:
+        """Sync ``seller`` and ``stop`` Milvus once embedding is under way: past the
+        retries its jobs are dead letters naming Milvus. Then Milvus starts again on its
+        files and replays finish them: every product ends live, nothing the store
+        acknowledged is lost. Returns the figures for :func:`record_outcome`."""
+        sync_id = self.begin_sync(seller)
+        self.when_active(JobType.GENERATE_EMBEDDING)
+        stop()
+        stopped = time.monotonic()
+        view = wait_sync(self.ledger, self.client, sync_id, timeout=timeout)
+        down_for = time.monotonic() - stopped
+        dead = self.ledger.dlq_list(seller_id=seller, limit=1000)
+        assert dead, "nothing went past its retries"
+        for job in dead:
+            assert job.last_error and "ilvus" in str(job.last_error), job.last_error
+            assert job.attempt == self.settings.jobs.max_attempts
+        products = len(valid_ids(self.site, seller))
+        assert view["products"]["live"] < products
+        self.milvus.start()
+        wait_for(self.vector_store_serves, 180, "Milvus to serve queries again", 0.5)
+        replayed = 0
+        for _ in range(6):  # a replayed job may die again (a slow machine, a late retry)
+            replayed += self.ledger.replay_many(seller_id=seller)
+            wait_for(self.idle, 180, "replayed jobs to finish", 0.5)
+            if not self.ledger.dlq_list(seller_id=seller):
+                break
+        left = self.ledger.dlq_list(seller_id=seller, limit=1000)
+        assert left == [], [(j.payload.get("product_id"), j.last_error) for j in left[:5]]
+        assert_sound(self.settings, self.ledger, self.client, self.ids())
+        return {
+            "products": products,
+            "dead_letters": len(dead),
+            "replayed": replayed,
+            "live_after_replay": products,
+            "lost": 0,
+            "seconds_down": round(down_for, 1),
+        }
+
+
+@contextmanager
+def owned_rig(
+    base: Path,
+    sellers: Sequence[str],
+    per_seller: int,
+    milvus_kind: str,
+    jobs: dict[str, Any],
+) -> Iterator[Rig]:
+    """A :class:`Rig` under ``base``: ``per_seller`` generated products for each seller, a
+    Redis and a Milvus (``milvus_kind``, an :class:`OwnedService` kind) of its own, and the
+    crash settings with these ``jobs`` retries. Everything is stopped on exit."""
+    catalog = SampleCatalog([generated_seller(phone, per_seller) for phone in sellers])
+    with SampleSite(catalog=catalog) as site:
+        redis_service = OwnedService("redis", base / "owned").start()
+        milvus = OwnedService(milvus_kind, base / "owned").start()
+        url = f"redis://127.0.0.1:{redis_service.port}/0"
+        milvus_settings = {"uri": f"http://127.0.0.1:{milvus.port}", "timeout": 5}
+        settings = crash_settings(base / "data", url, site, milvus=milvus_settings, jobs=jobs)
+        client: redis.Redis = redis.Redis.from_url(url)
+        worker = BackgroundWorker(settings).start()
+        try:
+            ledger = RedisLedger(client, settings.jobs, keys=KEYS)
+            yield Rig(site, settings, redis_service, milvus, client, ledger)
+        finally:
+            worker.stop()
+            client.close()
+            milvus.stop()
+            redis_service.stop()

@@ -17,6 +17,7 @@ from pipeline.ledger import RedisLedger
 from pipeline.records import JobType
 from pipeline.sample_site.server import SampleSite
 from pipeline.worker import BackgroundWorker
+from tests.keys import KEYS
 from tests.qc.fake_gemini import FakeGemini, Reply, error_reply
 from tests.reliability.harness import (
     BULK,
@@ -89,7 +90,7 @@ def test_qc_backend_429_503_then_recovery_loses_nothing(
         },
         jobs={"max_attempts": 10},
     )
-    ledger = RedisLedger(redis_client, settings.jobs)
+    ledger = RedisLedger(redis_client, settings.jobs, keys=KEYS)
     worker = BackgroundWorker(settings).start()
     try:
         sync_id = begin_sync(ledger, redis_client, site, BULK)

@@ -18,6 +18,7 @@ from pipeline.ledger import RedisLedger
 from pipeline.local.milvus import local_milvus
 from pipeline.records import JobType
 from pipeline.sample_site.server import SampleSite
+from tests.keys import KEYS
 from tests.reliability.harness import (
     BULK,
     WorkerProcess,
@@ -39,7 +40,7 @@ def test_kill_9_in_each_stage_loses_and_repeats_nothing(
     tmp_path: Path, redis_url: str, redis_client: redis.Redis, site: SampleSite, ray_address: str
 ) -> None:
     settings = crash_settings(tmp_path / "data", redis_url, site)
-    ledger = RedisLedger(redis_client, settings.jobs)
+    ledger = RedisLedger(redis_client, settings.jobs, keys=KEYS)
     env = settings_env(settings, ray_address)
     workers: list[WorkerProcess] = []
     kills: dict[str, float] = {}

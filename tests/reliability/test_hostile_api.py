@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from pipeline.embedding.local import LocalSiglipEmbedder
 from pipeline.local.services import free_port
 from pipeline.runtime import Runtime
+from pipeline.search_setup import EmbedderQueryEncoder
 from pipeline.settings import Settings
 from serve.app import build_deps, create_api
 from serve.deps import ApiDeps
-from serve.encoder import EmbedderQueryEncoder
 
 ADMIN = "admin-hostile-api-key-0123456789"
 
@@ -62,7 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
     flush: redis.Redis = redis.Redis.from_url(redis_url)
     flush.flushall()
     flush.close()
-    settings = Settings().with_overrides(
+    settings = Settings.defaults().with_overrides(
         core={"data_dir": tmp_path_factory.mktemp("hostile-api")},
         redis={"url": redis_url},
         siglip={"model": "tiny"},
@@ -165,12 +165,13 @@ def test_a_flood_gets_429_with_retry_after_and_others_are_still_served(served: S
             return client.get("/healthz", headers={"Authorization": f"Bearer {flooder}"})
 
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(hit, range(300)))
+        flood = pool.map(hit, range(300))
+        # Another client, while the flood is on: its own bucket, so it is served (how
+        # fast is for benchmarks/load.py to say, not a test on a shared machine).
+        with httpx.Client(base_url=served.base, timeout=30) as client:
+            calm = client.get("/healthz", headers={"Authorization": f"Bearer {other}"})
+        answers = list(flood)
+    assert calm.status_code == 200
     limited = [r for r in answers if r.status_code == 429]
     assert limited and all(int(r.headers["Retry-After"]) >= 1 for r in limited)
     assert {r.status_code for r in answers} <= {200, 429}
-    started = time.perf_counter()
-    with httpx.Client(base_url=served.base, timeout=30) as client:
-        calm = client.get("/healthz", headers={"Authorization": f"Bearer {other}"})
-    assert calm.status_code == 200
-    assert time.perf_counter() - started < 2.0  # still responsive under the flood

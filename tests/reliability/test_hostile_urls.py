@@ -27,11 +27,12 @@ from pipeline.products import RedisProductStore
 from pipeline.records import JobState, JobType
 from pipeline.remote.scraper import ScraperWorker
 from pipeline.runtime import Runtime
+from pipeline.search_setup import EmbedderQueryEncoder
 from pipeline.settings import Settings
 from pipeline.stages.scrape import ScrapeHandler, SyncSellerHandler
 from serve.app import build_deps, create_api
 from serve.deps import ApiDeps
-from serve.encoder import EmbedderQueryEncoder
+from tests.keys import KEYS
 from tests.reliability.harness import wait_for
 from tests.sources.httpserver import Reply, TestServer
 
@@ -94,7 +95,9 @@ def _worker(settings: Settings, deps: ApiDeps, stop: threading.Event) -> None:
         scraper = ScraperWorker(settings)
         handlers = [
             SyncSellerHandler(),
-            ScrapeHandler(scraper, RedisProductStore(deps.redis), deps.vectors, deps.keywords),
+            ScrapeHandler(
+                scraper, RedisProductStore(deps.redis, KEYS), deps.vectors, deps.keywords
+            ),
         ]
         done = asyncio.Event()
         dispatcher = Dispatcher(deps.ledger, handlers, concurrency=4, lease_s=30)
@@ -119,7 +122,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Ri
     server.route("/hop", Reply(302, headers={"Location": "http://127.0.0.1:9/admin"}))
     server.route("/hop2", Reply(302, headers={"Location": "http://169.254.169.254/"}))
     server.start()
-    settings = Settings().with_overrides(
+    settings = Settings.defaults().with_overrides(
         core={"data_dir": tmp_path_factory.mktemp("hostile-urls")},
         redis={"url": redis_url},
         siglip={"model": "tiny"},

@@ -16,6 +16,7 @@ from pipeline.records import JobType
 from pipeline.sample_site.server import SampleSite
 from pipeline.vectors.milvus import MilvusVectorStore
 from pipeline.worker import BackgroundWorker
+from tests.keys import KEYS
 from tests.reliability.harness import (
     BULK,
     all_events,
@@ -38,8 +39,8 @@ def test_qc_embeds_again_when_the_row_is_gone(
     ray_session: object,
 ) -> None:
     settings = crash_settings(tmp_path / "data", redis_url, site)
-    ledger = RedisLedger(redis_client, settings.jobs)
-    products = RedisProductStore(redis_client)
+    ledger = RedisLedger(redis_client, settings.jobs, keys=KEYS)
+    products = RedisProductStore(redis_client, KEYS)
     ids = valid_ids(site, BULK)
     worker = BackgroundWorker(settings).start()
     try:

@@ -14,10 +14,10 @@ import pytest
 from pipeline.embedding.local import LocalSiglipEmbedder
 from pipeline.records import JobType, Priority
 from pipeline.runtime import Runtime
+from pipeline.search_setup import EmbedderQueryEncoder
 from pipeline.settings import Settings
 from serve.app import build_deps, create_api
 from serve.deps import ApiDeps
-from serve.encoder import EmbedderQueryEncoder
 
 ADMIN = "admin-test-key-sellers-0123456789"
 
@@ -33,9 +33,9 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Api]:
-    settings = Settings().with_overrides(
+    settings = Settings.defaults().with_overrides(
         core={"data_dir": tmp_path_factory.mktemp("sellers-api")},
-        redis={"url": redis_url},
+        redis={"url": redis_url, "namespace": "test-sellers-api"},  # apart from other modules
         siglip={"model": "tiny"},
         api={"admin_key": ADMIN},
         catalog={"allowed_hosts": ("127.0.0.1:8999",)},

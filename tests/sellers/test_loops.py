@@ -16,6 +16,7 @@ from pipeline.records import JobType
 from pipeline.schedule.loops import seller_loops
 from pipeline.sellers import RedisSellerDirectory
 from pipeline.settings import Settings
+from tests.keys import KEYS
 from tests.sellers.receiver import webhook_receiver
 
 SECRET = "whsec_loops_0123456789abcdef"
@@ -28,13 +29,13 @@ def test_scheduled_sync_and_its_webhooks(redis_client: redis.Redis, settings: Se
             schedule={"resync_hours": 2 / 3600, "tick_s": 0.1, "lock_ttl_s": 5.0},
             webhooks={"poll_s": 0.1, "progress_interval_s": 0},
         )
-        ledger = RedisLedger(redis_client, settings.jobs)
+        ledger = RedisLedger(redis_client, settings.jobs, keys=KEYS)
 
         async def scenario() -> list[str]:
             async with seller_loops(settings, ledger, redis_client) as tasks:
                 assert len(tasks) == 2
                 await asyncio.sleep(0.3)  # the notifier's cursor starts at the stream's end
-                RedisSellerDirectory(redis_client, resync_period_s=2.0).upsert(
+                RedisSellerDirectory(redis_client, KEYS, resync_period_s=2.0).upsert(
                     "shop1",
                     catalog_url="https://wa.me/c/15550001",
                     webhook_url=receiver.url,

@@ -6,10 +6,12 @@ import redis
 
 from pipeline.ledger import ClaimedJob, RedisLedger
 from pipeline.records import JobType, Priority
+from pipeline.redis_keys import RedisKeys
 from pipeline.sellers import RedisSellerDirectory, SellerTier
 from pipeline.settings import Settings
 from pipeline.stages.base import child_spec
 from pipeline.syncs import start_sync
+from tests.keys import KEYS
 
 URL = "https://wa.me/c/{}"
 
@@ -17,8 +19,8 @@ URL = "https://wa.me/c/{}"
 def test_premium_sync_is_claimed_before_waiting_normal_ones(
     redis_client: redis.Redis, settings: Settings
 ) -> None:
-    ledger = RedisLedger(redis_client, settings.jobs)
-    directory = RedisSellerDirectory(redis_client)
+    ledger = RedisLedger(redis_client, settings.jobs, keys=KEYS)
+    directory = RedisSellerDirectory(redis_client, KEYS)
     directory.upsert("vip", tier=SellerTier.PREMIUM)
     directory.upsert("cheap", tier=SellerTier.BASIC)
     order = ["n1", "cheap", "n2", "vip", "n3"]  # no priority given: each seller's tier decides
@@ -28,14 +30,14 @@ def test_premium_sync_is_claimed_before_waiting_normal_ones(
     job = ledger.get(ids["vip"])
     assert job is not None and job.priority is Priority.HIGH
     # An explicit request priority still wins over the tier.
-    ledger2 = RedisLedger(redis_client, settings.jobs, namespace="other")
+    ledger2 = RedisLedger(redis_client, settings.jobs, keys=RedisKeys("other"))
     started = start_sync(ledger2, redis_client, "vip", URL.format("vip"), priority=Priority.LOW)
     job2 = ledger2.get(started.sync_id)
     assert job2 is not None and job2.priority is Priority.LOW
 
 
 def test_profile_records_last_sync_and_hides_the_secret(redis_client: redis.Redis) -> None:
-    directory = RedisSellerDirectory(redis_client)
+    directory = RedisSellerDirectory(redis_client, KEYS)
     profile, secret = directory.upsert("s1", webhook_url="https://hooks.example.com/x")
     assert secret is not None and secret.startswith("whsec_")
     assert profile.webhook_secret == secret
@@ -52,8 +54,8 @@ def test_profile_records_last_sync_and_hides_the_secret(redis_client: redis.Redi
 def test_follow_up_jobs_inherit_the_sync_priority(
     redis_client: redis.Redis, settings: Settings
 ) -> None:
-    ledger = RedisLedger(redis_client, settings.jobs)
-    RedisSellerDirectory(redis_client).upsert("vip", tier=SellerTier.PREMIUM)
+    ledger = RedisLedger(redis_client, settings.jobs, keys=KEYS)
+    RedisSellerDirectory(redis_client, KEYS).upsert("vip", tier=SellerTier.PREMIUM)
     start_sync(ledger, redis_client, "plain", URL.format("plain"))
     start_sync(ledger, redis_client, "vip", URL.format("vip"))
     syncs = ledger.claim(JobType.SYNC_SELLER, "w", 10)

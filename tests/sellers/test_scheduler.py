@@ -10,6 +10,7 @@ from pipeline.records import JobState, JobType, Priority
 from pipeline.schedule import FencedError, ResyncScheduler
 from pipeline.sellers import RedisSellerDirectory, SellerTier, next_slot, schedule_offset
 from pipeline.settings import Settings
+from tests.keys import KEYS
 
 DAY = 86_400.0
 T0 = 1_800_000_000.0
@@ -27,14 +28,14 @@ def make(
     client: redis.Redis, settings: Settings, clock: Clock, holder: str, **schedule: object
 ) -> ResyncScheduler:
     sched = settings.with_overrides(schedule={"lock_ttl_s": 30.0, **schedule}).schedule
-    ledger = RedisLedger(client, settings.jobs, clock=clock)
+    ledger = RedisLedger(client, settings.jobs, clock=clock, keys=KEYS)
     return ResyncScheduler(client, ledger, sched, holder=holder, clock=clock)
 
 
 def register(
     client: redis.Redis, clock: Clock, *sellers: str, tier: SellerTier | None = None
 ) -> None:
-    directory = RedisSellerDirectory(client, resync_period_s=DAY, clock=clock)
+    directory = RedisSellerDirectory(client, KEYS, resync_period_s=DAY, clock=clock)
     for seller in sellers:
         directory.upsert(seller, catalog_url=f"https://wa.me/c/{seller}", tier=tier)
 

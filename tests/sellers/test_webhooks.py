@@ -19,6 +19,7 @@ from pipeline.records import JobType
 from pipeline.sellers import RedisSellerDirectory
 from pipeline.settings import Settings
 from pipeline.syncs import start_sync
+from tests.keys import KEYS
 from tests.sellers.receiver import Receiver, webhook_receiver
 
 SECRET = "whsec_test_0123456789abcdef"
@@ -46,12 +47,14 @@ def hook_settings(settings: Settings, receiver: Receiver, **webhooks: object) ->
 
 
 def notifier(client: redis.Redis, settings: Settings, clock: Clock) -> WebhookNotifier:
-    ledger = RedisLedger(client, settings.jobs, clock=clock)
+    ledger = RedisLedger(client, settings.jobs, clock=clock, keys=KEYS)
     return WebhookNotifier(client, ledger, settings, clock=clock, jitter=0.0)
 
 
 def register(client: redis.Redis, receiver: Receiver, seller: str = "s1") -> None:
-    RedisSellerDirectory(client).upsert(seller, webhook_url=receiver.url, webhook_secret=SECRET)
+    RedisSellerDirectory(client, KEYS).upsert(
+        seller, webhook_url=receiver.url, webhook_secret=SECRET
+    )
 
 
 def run_sync(
@@ -216,7 +219,7 @@ def test_unreachable_and_removed_webhooks(
     clock = Clock()
     n = notifier(redis_client, settings, clock)
     n.pump()
-    directory = RedisSellerDirectory(redis_client)
+    directory = RedisSellerDirectory(redis_client, KEYS)
     # A URL that passed registration but now points at a private address: refused, dead.
     directory.upsert("s1", webhook_url="http://10.1.2.3/hook", webhook_secret=SECRET)
     register(redis_client, receiver, "s2")
@@ -240,7 +243,7 @@ def test_racing_pumps_produce_each_event_once(
     pumps[0].pump()
     register(redis_client, receiver)
     for i in range(30):
-        RedisSellerDirectory(redis_client).upsert(
+        RedisSellerDirectory(redis_client, KEYS).upsert(
             f"s{i}", webhook_url=receiver.url, webhook_secret=SECRET
         )
         run_sync(redis_client, pumps[0]._ledger, f"s{i}", children=3)

@@ -23,6 +23,8 @@ class Reply:
 class Seen:
     path: str
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
 Handler = Callable[[str, dict[str, str]], Reply]
@@ -44,10 +46,17 @@ class TestServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                self._reply(self.rfile.read(length) if length else b"")
+
             def do_GET(self) -> None:  # noqa: N802
+                self._reply(b"")
+
+            def _reply(self, body: bytes) -> None:
                 path = self.path.split("?", 1)[0]
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                outer.seen.append(Seen(self.path, headers))
+                outer.seen.append(Seen(self.path, headers, self.command, body))
                 handler = outer.routes.get(path)
                 reply = handler(self.path, headers) if handler else Reply(404, b"not found")
                 self.send_response(reply.status)

@@ -58,6 +58,11 @@ def test_all_sources_produce_the_same_records(
     for name, result in results.items():
         assert fields(result) == reference, name
         assert [s.raw_name for s in result.skipped] == ["Brass diya lamp"], name
+    # The catalogs that say who sells name the seller: the WhatsApp business name, the
+    # shop's og:site_name.
+    assert results["whatsapp"].seller_name == "Mumbai Crafts"
+    assert results["storefront"].seller_name == "Mumbai Crafts"
+    assert results["storefront"].shop_url == urls["storefront"]
 
 
 def test_detection(site_catalog: CatalogSettings) -> None:

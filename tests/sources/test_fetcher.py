@@ -168,7 +168,7 @@ def test_fetch_image_checks_the_bytes(settings: Settings, server: TestServer) ->
     for path in ("/bad.jpg", "/trunc.jpg"):
         with pytest.raises(PermanentError, match="not a decodable image"):
             run_fetch(settings.catalog, lambda f, p=path: f.fetch_image(server.url(p)))
-    with pytest.raises(PermanentError, match="over 1024000 pixels"):
+    with pytest.raises(PermanentError, match="over the 1024000 limit"):
         cat = catalog(settings, max_image_pixels=1_024_000)
         run_fetch(cat, lambda f: f.fetch_image(server.url("/huge.jpg")))
     with pytest.raises(HttpStatusError):

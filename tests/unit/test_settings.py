@@ -111,7 +111,7 @@ def test_environment_round_trips_through_load_settings(monkeypatch: pytest.Monke
 
     for name, _ in env_vars():
         monkeypatch.delenv(name, raising=False)
-    wanted = Settings().with_overrides(
+    wanted = Settings.defaults().with_overrides(
         core={"data_dir": Path("/tmp/x"), "log_json": True},
         redis={"url": "redis://:pw@127.0.0.1:7000/2"},
         jobs={"timeout": 12.5, "concurrency": 9},

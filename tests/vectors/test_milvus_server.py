@@ -96,3 +96,28 @@ def _hold(lock: SharedExclusiveLock, events: list[str]) -> None:
 def _read(lock: SharedExclusiveLock, events: list[str]) -> None:
     with lock.shared():
         events.append("read")
+
+
+def test_a_client_pinging_an_idle_connection_is_not_cut_off(tmp_path: Path) -> None:
+    """pymilvus keeps its connection alive with pings, also while idle; a server that
+    counts them as abuse answers GOAWAY "too many pings" and fails the next call. Here
+    the client pings every 0.2 s (pymilvus: 10 s) so that the test takes seconds (the
+    old server failed the second call each time)."""
+    import grpc
+    from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
+
+    service = local_milvus(tmp_path)
+    options = [
+        ("grpc.keepalive_time_ms", 200),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+    channel = grpc.insecure_channel(f"127.0.0.1:{service.ensure()}", options=options)
+    try:
+        stub = milvus_pb2_grpc.MilvusServiceStub(channel)
+        for _ in range(3):  # the cut comes at a moment of its own: several chances
+            assert stub.GetVersion(milvus_pb2.GetVersionRequest(), timeout=10).version
+            time.sleep(3.0)  # idle, pinging
+    finally:
+        channel.close()
+        service.close()

@@ -15,6 +15,7 @@ from pipeline.records import ProductFilter, ProductRecord
 from pipeline.vectors.base import VectorRow
 from pipeline.vectors.milvus import MilvusVectorStore
 from pipeline.vectors.mirror import LiveVectorMirror
+from tests.keys import KEYS
 
 
 def unit(seed: int) -> np.ndarray:
@@ -61,7 +62,7 @@ def ask(mirror: LiveVectorMirror, products: RedisProductStore, seed: int,
 def test_ranks_as_the_store_does_with_every_filter(
     redis_client: redis.Redis, store: MilvusVectorStore
 ) -> None:
-    products = RedisProductStore(redis_client)
+    products = RedisProductStore(redis_client, KEYS)
     for i in range(40):
         seller, currency = ("s1", "USD") if i % 3 else ("s2", "EUR")
         go_live(products, store, record(i, seller=seller, currency=currency), seed=i)
@@ -90,7 +91,7 @@ def test_ranks_as_the_store_does_with_every_filter(
 def test_follows_rejection_new_versions_and_removal(
     redis_client: redis.Redis, store: MilvusVectorStore
 ) -> None:
-    products = RedisProductStore(redis_client)
+    products = RedisProductStore(redis_client, KEYS)
     recs = [record(i) for i in range(5)]
     for i, rec in enumerate(recs):
         go_live(products, store, rec, seed=i)
@@ -115,10 +116,28 @@ def test_follows_rejection_new_versions_and_removal(
     assert mirror.size == 3
 
 
+def test_hands_a_live_products_image_vector_for_more_like_this(
+    redis_client: redis.Redis, store: MilvusVectorStore
+) -> None:
+    products = RedisProductStore(redis_client, KEYS)
+    recs = [record(i) for i in range(3)]
+    for i, rec in enumerate(recs):
+        go_live(products, store, rec, seed=i)
+    mirror = LiveVectorMirror(products, store, max_rows=1_000)
+    vector = mirror.image_vector(recs[1].product_id, products.generation())
+    assert vector is not None
+    np.testing.assert_allclose(vector, store.fetch([recs[1].product_id])[0].image_vector,
+                               atol=1e-6)  # fmt: skip
+    products.set_status(recs[1].product_id, recs[1].content_hash, ProductStatus.REJECTED)
+    assert mirror.image_vector(recs[1].product_id, products.generation()) is None
+    off = LiveVectorMirror(products, store, max_rows=0)  # disabled: the store answers
+    assert off.image_vector(recs[0].product_id, products.generation()) is None
+
+
 def test_a_big_catch_up_runs_in_the_background_while_the_store_answers(
     redis_client: redis.Redis, store: MilvusVectorStore
 ) -> None:
-    products = RedisProductStore(redis_client)
+    products = RedisProductStore(redis_client, KEYS)
     for i in range(12):
         go_live(products, store, record(i), seed=i)
     mirror = LiveVectorMirror(products, store, max_rows=1_000, inline_limit=5)
@@ -132,7 +151,7 @@ def test_a_big_catch_up_runs_in_the_background_while_the_store_answers(
 
 
 def test_steps_aside_past_max_rows(redis_client: redis.Redis, store: MilvusVectorStore) -> None:
-    products = RedisProductStore(redis_client)
+    products = RedisProductStore(redis_client, KEYS)
     for i in range(6):
         go_live(products, store, record(i), seed=i)
     assert ask(LiveVectorMirror(products, store, max_rows=5), products, 1) is None

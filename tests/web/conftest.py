@@ -25,21 +25,27 @@ from pipeline.products import ProductStatus
 from pipeline.records import ProductRecord, QCDecision, QCVerdict
 from pipeline.runtime import Runtime
 from pipeline.sample_site import SampleSite
-from pipeline.sample_site.images import product_jpeg
+from pipeline.sample_site.images import CORRUPT_JPEG, product_jpeg
 from pipeline.sample_site.pages import image_urls
+from pipeline.search_setup import EmbedderQueryEncoder
 from pipeline.settings import Settings
 from pipeline.stages.index import keyword_doc
 from pipeline.vectors.base import VectorRow
 from serve.app import build_deps, create_api
 from serve.deps import ApiDeps
-from serve.encoder import EmbedderQueryEncoder
 from tests.appserver import ThreadedUvicorn
 from tests.browser import chromium
-from tests.web.imageserver import CountingImageServer
+from tests.sellerhost import SellerHost
 
 SELLERS = ("15551234567", "33612345678", "919876543210")  # USD, EUR and INR shops
 THUMB_SELLER = "thumbs"
 REDIS_DB = 7  # a database of its own: other test folders flush and fill database 0
+
+
+def photo(record: ProductRecord, key: str) -> bytes:
+    """The JPEG embedded for a product: the one the sample site serves for it (drawn from
+    its name), or for the thumbnail products the one the seller host serves (by key)."""
+    return product_jpeg(key, name="" if record.seller_id == THUMB_SELLER else record.name)
 
 
 @dataclass
@@ -51,6 +57,10 @@ class Product:
     def pid(self) -> str:
         return self.record.product_id
 
+    @property
+    def photo(self) -> bytes:
+        return photo(self.record, self.image_key)
+
 
 @dataclass
 class WebWorld:
@@ -58,8 +68,8 @@ class WebWorld:
     deps: ApiDeps
     settings: Settings
     site: SampleSite
-    images: CountingImageServer
-    blocked: CountingImageServer  # a loopback host that is NOT allow-listed
+    images: SellerHost
+    blocked: SellerHost  # a loopback host that is NOT allow-listed
     products: dict[str, Product] = field(default_factory=dict)  # by retailer id
 
     def pid(self, retailer: str) -> str:
@@ -67,7 +77,7 @@ class WebWorld:
 
 
 def _records(
-    site: SampleSite, images: CountingImageServer, blocked: CountingImageServer
+    site: SampleSite, images: SellerHost, blocked: SellerHost
 ) -> list[tuple[ProductRecord, str]]:
     out: list[tuple[ProductRecord, str]] = []
     for phone in SELLERS:
@@ -85,15 +95,18 @@ def _records(
                 price=product.price,
                 currency=product.currency,
                 image_urls=tuple(image_urls(site.base_url, phone, product)),
-                source_url=f"{site.base_url}/c/{phone}",
+                source_url=f"{site.base_url}/p/{phone}/{product.retailer_id}",
+                availability=product.availability,
             )
             out.append((record, product.image_keys()[0]))
+    # The thumbnail products' images: drawn JPEGs, bytes that claim to be a JPEG and are
+    # not, a 404, one on a host that is not allow-listed, one at a metadata address.
     thumbs = {
-        "thumb-ok": images.url("/img/thumb-ok.jpg"),
-        "thumb-corrupt": images.url("/corrupt.jpg"),
+        "thumb-ok": images.serve("/img/thumb-ok.jpg", product_jpeg("thumb-ok")),
+        "thumb-corrupt": images.serve("/corrupt.jpg", CORRUPT_JPEG),
         "thumb-gone": images.url("/img-gone.jpg"),
-        "thumb-takedown": images.url("/img/thumb-takedown.jpg"),
-        "thumb-private": blocked.url("/img/thumb-private.jpg"),
+        "thumb-takedown": images.serve("/img/thumb-takedown.jpg", product_jpeg("thumb-takedown")),
+        "thumb-private": blocked.serve("/img/thumb-private.jpg", product_jpeg("thumb-private")),
         "thumb-metadata": "http://169.254.169.254/latest/meta-data/photo.jpg",
     }
     for retailer, url in thumbs.items():
@@ -115,7 +128,7 @@ async def _populate(
 ) -> None:
     embedder = LocalSiglipEmbedder.from_settings(settings)
     try:
-        image_vectors = await embedder.embed_images([product_jpeg(key) for _, key in items])
+        image_vectors = await embedder.embed_images([photo(record, key) for record, key in items])
         text_vectors = await embedder.embed_texts([record.name for record, _ in items])
     finally:
         await embedder.aclose()
@@ -153,9 +166,9 @@ def web(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[We
     url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
     redis.Redis.from_url(url).flushdb()
     site = SampleSite(bulk_products=0).start()
-    images = CountingImageServer().start()
-    blocked = CountingImageServer().start()
-    settings = Settings().with_overrides(
+    images = SellerHost().start()
+    blocked = SellerHost().start()
+    settings = Settings.defaults().with_overrides(
         core={"data_dir": tmp_path_factory.mktemp("web-data")},
         redis={"url": url},
         siglip={"model": "tiny"},

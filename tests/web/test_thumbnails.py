@@ -10,10 +10,12 @@ import httpx
 import pytest
 from PIL import Image
 
+from pipeline.blobs import open_blob_store
 from pipeline.products import ProductStatus
 from pipeline.records import QCDecision, QCVerdict
 from serve.web.imaging import ThumbFormat
 from serve.web.thumbnails import CachedThumbnailService, ThumbnailError
+from tests.keys import KEYS
 from tests.web.conftest import WebWorld
 
 pytestmark = pytest.mark.slow  # Milvus Lite and the model start for this folder
@@ -99,7 +101,11 @@ def test_another_replica_finds_the_thumbnail_in_redis(web: WebWorld, http: httpx
         assert secret is not None
         cache = aredis.Redis.from_url(secret.get_secret_value())
         service = CachedThumbnailService(
-            products=web.deps.products, cache=cache, catalog=web.settings.catalog
+            products=web.deps.products,
+            cache=cache,
+            catalog=web.settings.catalog,
+            images=open_blob_store(web.settings),
+            keys=KEYS,
         )
         try:
             thumb = await service.get(pid, 160, ThumbFormat.JPEG)
@@ -153,7 +159,11 @@ def test_a_product_taken_down_loses_its_cached_thumbnail_at_once(
 def test_service_refuses_products_that_are_not_live(web: WebWorld) -> None:
     async def ask() -> int:
         service = CachedThumbnailService(
-            products=web.deps.products, cache=None, catalog=web.settings.catalog
+            products=web.deps.products,
+            cache=None,
+            catalog=web.settings.catalog,
+            images=open_blob_store(web.settings),
+            keys=KEYS,
         )
         try:
             await service.get("s1:does-not-exist", 160, ThumbFormat.JPEG)

@@ -1,17 +1,18 @@
--- Prelude shared by every ledger script. ARGV[1] namespace, ARGV[2] now (s, float),
+-- Prelude shared by every ledger script. ARGV[1] the key layout (JSON, from
+-- RedisKeys.lua_layout: no key name is spelled in Lua), ARGV[2] now (s, float),
 -- ARGV[3] events stream max length; each script's own arguments start at ARGV[4].
--- Keys are built here from the namespace: the ledger targets one Redis (not Cluster).
-local NS = ARGV[1]
+-- Keys are built from the layout here: the ledger targets one Redis (not Cluster).
+local L = cjson.decode(ARGV[1])
 local NOW = tonumber(ARGV[2])
 local EVENTS_MAXLEN = tonumber(ARGV[3])
 local NOW_S = ARGV[2]
 
-local function key(...)
-  return NS .. ':' .. table.concat({...}, ':')
+local function key(name, ...)
+  return L[name] .. table.concat({...}, ':')
 end
 
 local function jkey(id)
-  return NS .. ':job:' .. id
+  return L['job'] .. id
 end
 
 -- Per-minute counters, gathered in a table and written once per script run.
@@ -40,7 +41,7 @@ local function flush_metrics()
 end
 
 local function emit(id, jtype, seller, from, to, note)
-  redis.call('XADD', NS .. ':events', 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+  redis.call('XADD', L['events'], 'MAXLEN', '~', EVENTS_MAXLEN, '*',
     'job', id, 'type', jtype, 'seller', seller, 'from', from, 'to', to,
     'at', NOW_S, 'note', note or '')
 end
@@ -50,7 +51,7 @@ local function attempt_record(id, attempt, consumer, started, error_json)
   if not ok then err = {type = 'Unknown', message = error_json} end
   local rec = cjson.encode({attempt = tonumber(attempt) or 0, consumer = consumer or '',
     started = tonumber(started), finished = NOW, error = err})
-  redis.call('RPUSH', NS .. ':job:' .. id .. ':attempts', rec)
+  redis.call('RPUSH', jkey(id) .. L['attempts_suffix'], rec)
 end
 
 local finish_completed
@@ -61,7 +62,7 @@ local function child_ended(parent, ctype, outcome)
   if not parent or parent == '' then return end
   local pk = jkey(parent)
   if redis.call('EXISTS', pk) == 0 then return end
-  redis.call('HINCRBY', pk .. ':children', ctype .. ':' .. outcome, 1)
+  redis.call('HINCRBY', pk .. L['children_suffix'], ctype .. ':' .. outcome, 1)
   redis.call('HINCRBY', pk, 'ch_' .. outcome, 1)
   local p = redis.call('HMGET', pk, 'state', 'awaiting', 'ch_total', 'ch_completed', 'ch_dead',
     'type', 'seller', 'parent', 'started')
@@ -88,7 +89,7 @@ local function to_dead(id, jtype, seller, parent, from)
   redis.call('HSET', jkey(id), 'state', 'dead', 'finished', NOW_S, 'token', '', 'lease', '',
     'awaiting', '')
   redis.call('ZADD', key('dead', jtype), NOW, id)
-  redis.call('ZADD', NS .. ':dead', NOW, id)
+  redis.call('ZADD', L['dead_all'], NOW, id)
   redis.call('ZADD', key('dead-seller', seller), NOW, id)
   metric(jtype, 'dead', 1)
   emit(id, jtype, seller, from, 'dead')
@@ -101,7 +102,7 @@ local function delete_job(id)
   if idem and idem ~= '' and redis.call('GET', key('idem', idem)) == id then
     redis.call('DEL', key('idem', idem))
   end
-  redis.call('DEL', jk, jk .. ':attempts', jk .. ':children')
+  redis.call('DEL', jk, jk .. L['attempts_suffix'], jk .. L['children_suffix'])
 end
 
 -- Move due retries to their queue and expired leases back to the front of theirs (the

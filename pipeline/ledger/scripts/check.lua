@@ -53,7 +53,7 @@ for i = 5, #ARGV do
     check_members(redis.call('ZRANGE', key('dead', t), 0, -1), t, 'dead', t .. ' dead')
   end
 end
-local all_dead = redis.call('ZCARD', NS .. ':dead')
+local all_dead = redis.call('ZCARD', L['dead_all'])
 if all_dead ~= dead_total then
   problems[#problems + 1] = 'dead index holds ' .. all_dead .. ' but types hold ' .. dead_total
 end

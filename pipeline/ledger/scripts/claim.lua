@@ -16,7 +16,7 @@ for p = 0, 2 do
 end
 local out = {}
 if #ids > 0 then
-  local last = redis.call('INCRBY', NS .. ':fence', #ids)
+  local last = redis.call('INCRBY', L['fence'], #ids)
   local deadline = NOW + lease
   local active = key('active', jtype)
   for i, id in ipairs(ids) do
@@ -38,6 +38,6 @@ if #ids > 0 then
     out[#out + 1] = j[5]
   end
 end
-redis.call('HSET', NS .. ':consumers', consumer, NOW_S .. '|' .. jtype)
+redis.call('HSET', L['consumers'], consumer, NOW_S .. '|' .. jtype)
 flush_metrics()
 return out

@@ -34,6 +34,6 @@ end
 for jtype, _ in pairs(touched) do
   trim(jtype, keep_s, keep_n)
 end
-redis.call('HSET', NS .. ':consumers', consumer, NOW_S .. '|' .. (next(touched) or ''))
+redis.call('HSET', L['consumers'], consumer, NOW_S .. '|' .. (next(touched) or ''))
 flush_metrics()
 return out

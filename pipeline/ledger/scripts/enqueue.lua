@@ -42,7 +42,7 @@ for i = 0, n - 1 do
     woken[jtype] = true
     if parent ~= '' then
       redis.call('HINCRBY', jkey(parent), 'ch_total', 1)
-      redis.call('HINCRBY', jkey(parent) .. ':children', jtype .. ':total', 1)
+      redis.call('HINCRBY', jkey(parent) .. L['children_suffix'], jtype .. ':total', 1)
     end
     emit(id, jtype, seller, '', 'waiting')
     out[#out + 1] = 'new'

@@ -27,6 +27,6 @@ else
   emit(id, jtype, j[4], 'active', 'delayed', 'retry in ' .. ARGV[8] .. ' s')
   state = 'delayed'
 end
-redis.call('HSET', NS .. ':consumers', consumer, NOW_S .. '|' .. jtype)
+redis.call('HSET', L['consumers'], consumer, NOW_S .. '|' .. jtype)
 flush_metrics()
 return state

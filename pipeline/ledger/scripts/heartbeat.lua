@@ -16,5 +16,5 @@ for i = 0, n - 1 do
     out[#out + 1] = 0
   end
 end
-redis.call('HSET', NS .. ':consumers', consumer, NOW_S .. '|' .. jtype)
+redis.call('HSET', L['consumers'], consumer, NOW_S .. '|' .. jtype)
 return out

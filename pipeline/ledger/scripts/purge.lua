@@ -7,7 +7,7 @@ for i = 1, n do
   local j = redis.call('HMGET', jkey(id), 'state', 'type', 'seller')
   if j[1] == 'dead' then
     redis.call('ZREM', key('dead', j[2]), id)
-    redis.call('ZREM', NS .. ':dead', id)
+    redis.call('ZREM', L['dead_all'], id)
     redis.call('ZREM', key('dead-seller', j[3]), id)
     delete_job(id)
     redis.call('HINCRBY', key('count', j[2]), 'purged', 1)

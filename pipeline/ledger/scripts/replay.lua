@@ -9,7 +9,7 @@ for i = 1, n do
   if j[1] == 'dead' then
     local jtype, seller = j[2], j[3]
     redis.call('ZREM', key('dead', jtype), id)
-    redis.call('ZREM', NS .. ':dead', id)
+    redis.call('ZREM', L['dead_all'], id)
     redis.call('ZREM', key('dead-seller', seller), id)
     redis.call('HSET', jk, 'state', 'waiting', 'attempt', '0', 'finished', '', 'progress', '0',
       'pmsg', '')
@@ -19,7 +19,7 @@ for i = 1, n do
     local parent = j[5]
     if parent and parent ~= '' and redis.call('HGET', jkey(parent), 'state') == 'active' then
       redis.call('HINCRBY', jkey(parent), 'ch_dead', -1)
-      redis.call('HINCRBY', jkey(parent) .. ':children', jtype .. ':dead', -1)
+      redis.call('HINCRBY', jkey(parent) .. L['children_suffix'], jtype .. ':dead', -1)
     end
     -- Take the idempotency key back unless another live job holds it now.
     local idem = j[6]
