@@ -15,7 +15,7 @@ Keys (``RedisKeys``; ``ns`` is ``REDIS_NAMESPACE``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
@@ -108,7 +108,8 @@ class RedisProductStore:
         return CatalogDiff(changed=changed, unchanged=unchanged, removed=removed)
 
     def put_many(self, records: list[ProductRecord]) -> None:
-        """Record scraped products as pending (a new content hash is not live until indexed).
+        """Record scraped products: a new content hash is pending (not live until indexed);
+        the version already held keeps its progress, since its jobs are still under way.
         One script: the batch and its search generation bump are one atomic step."""
         keys: list[str] = [self.generation_key, self.changes_key]
         args: list[str] = []
@@ -164,14 +165,18 @@ class RedisProductStore:
         content_hash: str,
         status: ProductStatus,
         verdict: QCVerdict | None = None,
+        *,
+        only_from: Collection[ProductStatus] = (),
     ) -> bool:
-        """Set the status if the product still has this content hash; False if it moved on.
+        """Set the status if the product still has this content hash (and, with
+        ``only_from``, one of those statuses); False if it moved on.
 
         A stage finishing late for an older version of a product must not overwrite
-        the state of the newer one, hence the hash check (done atomically in Lua).
+        the state of the newer one, hence the hash check (done atomically in Lua); a
+        retried stage must not undo what the stages after it decided, hence ``only_from``.
         """
         args = [content_hash, status.value, verdict.model_dump_json() if verdict else "",
-                product_id, *self._counts_parts]  # fmt: skip
+                product_id, *self._counts_parts, *(s.value for s in only_from)]  # fmt: skip
         keys = [self._product_key(product_id), self.generation_key, self.changes_key]
         return bool(_SET_STATE(self._r, keys=keys, args=args))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +13,9 @@ import pytest
 from PIL import Image
 
 from pipeline.embedding.models import LoadedSiglip, load_tiny
+from pipeline.local.milvus import local_milvus
+from pipeline.local.services import LocalService
+from pipeline.vectors.milvus import MilvusVectorStore
 
 
 def make_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
@@ -88,3 +92,16 @@ def image_site() -> Iterator[ImageSite]:
 def tiny_model() -> LoadedSiglip:
     """The tiny model, loaded once (tests that move or wrap it must not change it)."""
     return load_tiny()
+
+
+@pytest.fixture
+def milvus_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusVectorStore]:
+    """A Milvus Lite server of its own and an empty collection on it."""
+    service: LocalService = local_milvus(tmp_path_factory.mktemp("stage-milvus"))
+    service.ensure()
+    store = MilvusVectorStore(
+        f"http://127.0.0.1:{service.port}", collection=f"s_{uuid.uuid4().hex[:10]}", lite=True
+    )
+    yield store
+    store.close()
+    service.close()

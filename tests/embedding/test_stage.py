@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,8 +17,6 @@ from pipeline.embedding.stage import (
     vector_rows,
 )
 from pipeline.errors import BackendUnavailable, PermanentError, RetryableError
-from pipeline.local.milvus import local_milvus
-from pipeline.local.services import LocalService
 from pipeline.records import ProductRecord
 from pipeline.settings import Settings
 from pipeline.vectors.base import VectorFilter
@@ -122,18 +118,6 @@ def test_unreachable_host_is_retryable_and_injected_fetchers_work(settings: Sett
     assert isinstance(down.error(), RetryableError)
     assert sorted(calls) == ["http://down/b.jpg", "http://shop/a.jpg"]  # first image only
     assert product_text(items[0]) == "Product 1. hand made item number 1"
-
-
-@pytest.fixture
-def milvus_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusVectorStore]:
-    service: LocalService = local_milvus(tmp_path_factory.mktemp("stage-milvus"))
-    service.ensure()
-    store = MilvusVectorStore(
-        f"http://127.0.0.1:{service.port}", collection=f"s_{uuid.uuid4().hex[:10]}", lite=True
-    )
-    yield store
-    store.close()
-    service.close()
 
 
 def test_sample_products_reach_milvus_through_the_actors(

@@ -97,3 +97,26 @@ def test_remove_and_listing(redis_client: redis.Redis) -> None:
     assert store.get(a.product_id) is None
     assert set(store.get_many([a.product_id, b.product_id])) == {b.product_id}
     assert store.diff("s1", []).removed == [b.product_id]
+
+
+def test_the_same_version_written_again_keeps_its_progress(redis_client: redis.Redis) -> None:
+    """A retried scrape writes the versions it already wrote: their jobs are under way,
+    so an approved product still goes live when its index job lands."""
+    store = RedisProductStore(redis_client, KEYS)
+    a, b = product("a"), product("b")
+    store.put_many([a, b])
+    store.set_status(
+        a.product_id, a.content_hash, ProductStatus.APPROVED, verdict(QCDecision.APPROVED)
+    )
+    store.set_status(b.product_id, b.content_hash, ProductStatus.FAILED)
+    counts = store.seller_counts("s1")
+
+    store.put_many([a, b])
+    kept = store.get_many([a.product_id, b.product_id])
+    assert kept[a.product_id].status is ProductStatus.APPROVED
+    assert kept[a.product_id].verdict is not None
+    assert kept[b.product_id].status is ProductStatus.FAILED
+    assert store.seller_counts("s1") == counts
+    assert store.mark_indexed(a.product_id, a.content_hash)
+    stored = store.get(a.product_id)
+    assert stored is not None and stored.live

@@ -17,26 +17,14 @@ from pipeline.records import JobType
 from pipeline.sample_site import SampleSite
 from pipeline.search import SearchHit
 from pipeline.sellers import RedisSellerDirectory
-from pipeline.settings import CatalogSettings, JobSettings, Settings
+from pipeline.settings import JobSettings, Settings
 from pipeline.shopper import add_seller_fields
-from pipeline.sources.base import ScrapeResult, SourceKind
-from pipeline.sources.detect import CatalogSources
 from pipeline.sources.shop_name import page_site_name
 from pipeline.stages.scrape import ScrapeHandler
 from tests.keys import KEYS
+from tests.scraper import LocalScraper
 
 JOE = "15551234567"  # "Brooklyn Goods", 6 goods in USD
-
-
-class LocalScraper:
-    """Our Scraper protocol over the catalog sources, in this process (no Ray)."""
-
-    def __init__(self, catalog: CatalogSettings) -> None:
-        self.catalog = catalog
-
-    async def scrape(self, url: str, seller_id: str, source: str) -> ScrapeResult:
-        async with CatalogSources(self.catalog) as sources:
-            return await sources.scrape(url, seller_id, SourceKind(source))
 
 
 @pytest.fixture

@@ -1,12 +1,20 @@
 -- KEYS[1] product hash, KEYS[2] generation, KEYS[3] changes; ARGV content hash, status,
 -- verdict JSON, product id, the seller counts key's prefix and suffix (the counts move
--- with the state; the seller is read from the record). Only for this very version (0
--- when the product moved on); live only when approved and the keyword index holds it.
+-- with the state; the seller is read from the record), then any statuses it may only
+-- move from. Only for this very version (0 when the product moved on, or is in none of
+-- those statuses); live only when approved and the keyword index holds it.
 local rec = redis.call('HGET', KEYS[1], 'record')
 if not rec then return 0 end
 local r = cjson.decode(rec)
 if r['content_hash'] ~= ARGV[1] then return 0 end
 local old = redis.call('HMGET', KEYS[1], 'status', 'live')
+if #ARGV > 6 then
+  local allowed = false
+  for i = 7, #ARGV do
+    if old[1] == ARGV[i] then allowed = true end
+  end
+  if not allowed then return 0 end
+end
 local live = '0'
 if ARGV[2] == 'approved' and redis.call('HGET', KEYS[1], 'indexed_hash') == ARGV[1] then
   live = '1'
