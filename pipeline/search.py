@@ -4,16 +4,13 @@ live products only, with facets, sorts and highlighting over the result set.
 A text query runs both halves at once (the keyword index and the text tower's vector
 against image vectors); a photo query runs the image tower against image vectors. Vector
 queries go to the in-memory mirror of live products when it is current, else to the
-vector store. Results are cached in Redis for an hour under a key that includes the
-search generation, which every sync bumps, so a new sync makes stale entries unreachable
-at once without a scan.
+vector store. Answers are cached in Redis under the search generation
+(``search_cache.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -33,6 +30,7 @@ from pipeline.keyword.base import MAX_QUERY_CHARS, FollowingReader, KeywordIndex
 from pipeline.products import RedisProductStore, StoredProduct
 from pipeline.records import ProductFilter
 from pipeline.redis_keys import RedisKeys
+from pipeline.search_cache import AnswerCache
 from pipeline.settings import SearchSettings
 from pipeline.shopper import ContactLookup, add_seller_fields, in_stock_first, web_url
 from pipeline.suggest import Suggester
@@ -135,9 +133,7 @@ class HybridSearcher:
         self._keywords = keywords
         self._products = products
         self._encoder = encoder
-        self._cache = cache
-        self._ttl = cache_ttl
-        self._keys = keys
+        self._answers = AnswerCache(cache, cache_ttl, keys)
         self._text_vectors = text_vectors
         self._mirror = mirror
         self._fusion = fusion if fusion is not None else SearchSettings()
@@ -158,10 +154,11 @@ class HybridSearcher:
         options = options if options is not None else SearchOptions()
         normalized = normalize_query(query)
         generation = self._products.generation()
-        key = self._cache_key("text", normalized, filters, limit, offset, generation, options)
-        cached = await self._cache_get_response(key)
+        key = self._answers.key(
+            generation, "text", normalized, asdict(filters), limit, offset, asdict(options)
+        )
+        cached = await self._cached(key, started)
         if cached is not None:
-            cached.took_ms = _ms(started)
             return cached
         await self._catch_up(generation)
         index_facets = options.facets and isinstance(self._keywords, FacetingIndex)
@@ -193,7 +190,7 @@ class HybridSearcher:
         add_seller_fields(hits, self._contacts)
         did_you_mean = _highlight(hits, normalized) if options.highlight and hits else None
         resp = SearchResponse(hits, False, _ms(started), generation, facets, did_you_mean)
-        await self._cache_put_response(key, resp)
+        await self._answers.put(key, asdict(resp))
         if hits:
             await self.suggester.record(normalized)
         return resp
@@ -301,10 +298,10 @@ class HybridSearcher:
         left out), cached like text searches; None when it is not live or has no vector."""
         started = time.perf_counter()
         generation = self._products.generation()
-        key = self._cache_key("similar", product_id, filters, limit, offset, generation)
-        cached = await self._cache_get(key)
+        key = self._answers.key(generation, "similar", product_id, asdict(filters), limit, offset)
+        cached = await self._cached(key, started)
         if cached is not None:
-            return SearchResponse(cached, True, _ms(started), generation)
+            return cached
         item = await asyncio.to_thread(self._products.get, product_id)
         if item is None or not item.live:
             return None
@@ -313,8 +310,9 @@ class HybridSearcher:
             return None
         found = await self.similar_to_vector(vector, filters, offset + limit + 1, 0, generation)
         hits = [hit for hit in found if hit.product_id != product_id][offset : offset + limit]
-        await self._cache_put(key, hits)
-        return SearchResponse(hits, False, _ms(started), generation)
+        resp = SearchResponse(hits, False, _ms(started), generation)
+        await self._answers.put(key, asdict(resp))
+        return resp
 
     async def _image_vector(
         self, product_id: str, generation: int
@@ -362,56 +360,15 @@ class HybridSearcher:
         add_seller_fields(page, self._contacts)
         return page
 
-    def _cache_key(
-        self,
-        kind: str,
-        query: str,
-        filters: SearchFilters,
-        limit: int,
-        offset: int,
-        generation: int,
-        options: SearchOptions | None = None,
-    ) -> str:
-        extra = asdict(options) if options is not None else None
-        material = json.dumps(
-            [kind, query, asdict(filters), limit, offset, extra], default=str, sort_keys=True
-        )
-        digest = hashlib.sha256(material.encode()).hexdigest()[:32]
-        return self._keys.search_cache(generation, digest)
-
-    async def _cache_get(self, key: str) -> list[SearchHit] | None:
-        if self._cache is None or self._ttl <= 0:
+    async def _cached(self, key: str, started: float) -> SearchResponse | None:
+        data = await self._answers.get(key)
+        if data is None:
             return None
-        raw = await self._cache.get(key)
-        if raw is None:
-            return None
-        hits = [SearchHit(**item) for item in json.loads(raw)]
-        add_seller_fields(hits, self._contacts)
-        return hits
-
-    async def _cache_put(self, key: str, hits: list[SearchHit]) -> None:
-        if self._cache is None or self._ttl <= 0:
-            return
-        await self._cache.set(key, json.dumps([asdict(h) for h in hits]), ex=self._ttl)
-
-    async def _cache_get_response(self, key: str) -> SearchResponse | None:
-        if self._cache is None or self._ttl <= 0:
-            return None
-        raw = await self._cache.get(key)
-        if raw is None:
-            return None
-        data = json.loads(raw)
         hits = [SearchHit(**item) for item in data["results"]]
         add_seller_fields(hits, self._contacts)
         return SearchResponse(
-            hits, True, 0.0, data["generation"], data["facets"], data["did_you_mean"]
+            hits, True, _ms(started), data["generation"], data["facets"], data["did_you_mean"]
         )
-
-    async def _cache_put_response(self, key: str, resp: SearchResponse) -> None:
-        if self._cache is None or self._ttl <= 0:
-            return
-        data = asdict(resp)
-        await self._cache.set(key, json.dumps(data, default=str), ex=self._ttl)
 
 
 @runtime_checkable
