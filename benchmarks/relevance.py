@@ -244,15 +244,17 @@ async def _scale(n: int, data: Path, n_queries: int) -> dict[str, Any]:
 
     service = local_redis(data / "redis")
     url = f"redis://127.0.0.1:{service.ensure()}/0"
+    # Everything that can fail comes after this point, so the redis-server never outlives it.
     client = sync_redis.Redis.from_url(url)
     cache = aredis.Redis.from_url(url)
-    keys = RedisKeys(DEFAULT_NAMESPACE)
-    store = RedisProductStore(client, keys)
-    index = TantivyKeywordIndex(data / "scale-tantivy", heap_bytes=100_000_000)
-    products = catalog(n, seed=3)
-    verdict = QCVerdict(decision=QCDecision.APPROVED, model="bench", policy_version="p1")
-    started = time.perf_counter()
+    index = None
     try:
+        keys = RedisKeys(DEFAULT_NAMESPACE)
+        store = RedisProductStore(client, keys)
+        index = TantivyKeywordIndex(data / "scale-tantivy", heap_bytes=100_000_000)
+        products = catalog(n, seed=3)
+        verdict = QCVerdict(decision=QCDecision.APPROVED, model="bench", policy_version="p1")
+        started = time.perf_counter()
         for lo in range(0, n, 2000):
             records = [
                 ProductRecord(
@@ -298,7 +300,8 @@ async def _scale(n: int, data: Path, n_queries: int) -> dict[str, Any]:
             "suggest_p99_ms": round(quantile(suggest_ms, 0.99), 2),
         }
     finally:
-        index.close()
+        if index is not None:
+            index.close()
         await cache.aclose()
         client.close()
         service.close()

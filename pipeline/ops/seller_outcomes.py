@@ -29,13 +29,11 @@ def seller_outcomes(ledger: RedisLedger, client: redis.Redis, limit: int = 30) -
     dead jobs per stage and the first error. Raises ValueError for a limit outside 1-200."""
     if not 1 <= limit <= 200:
         raise ValueError(f"limit must be 1-200, got {limit}")
+    # dict.fromkeys: each once, in first-seen order (running syncs first)
     ids = live_sync_ids(ledger, client, limit)
-    ids += [i for i in recent_sync_ids(ledger, client, 0, limit * SCAN_FACTOR) if i not in ids]
-    sellers: list[str] = []
-    for row in sync_summaries(ledger, client, ids):
-        if row["seller_id"] not in sellers:
-            sellers.append(row["seller_id"])
-    sellers = sellers[:limit]
+    ids = list(dict.fromkeys(ids + recent_sync_ids(ledger, client, 0, limit * SCAN_FACTOR)))
+    rows = sync_summaries(ledger, client, ids)
+    sellers = list(dict.fromkeys(row["seller_id"] for row in rows))[:limit]
     names = RedisSellerDirectory(client, ledger.keys).contacts(set(sellers))
     out = []
     for seller_id in sellers:
