@@ -11,6 +11,9 @@ Keys (``RedisKeys``; ``ns`` is ``REDIS_NAMESPACE``):
   ``ns:seller:{seller}:counts`` hash: bucket -> products (``pipeline.product_counts``)
   ``ns:search:changes``        sorted set: product id -> the generation of its last change
                                (written with the bump, atomically: what search mirrors follow)
+  ``ns:search:removed``        sorted set: removed product id -> generation (the log's
+                               tombstones; past ``MAX_TOMBSTONES`` the oldest leave the log)
+  ``ns:search:changes-floor``  the newest generation trimmed from the log
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ _SET_STATE = LuaScript("product_set_state", preludes=_PRODUCTS)
 _MARK_INDEXED = LuaScript("product_mark_indexed", preludes=_PRODUCTS)
 _READ_COUNTS = LuaScript("product_counts", preludes=_PRODUCTS)
 
+# Removed products stay in the change log (so readers drop them) up to this many; the
+# oldest then leave it, and a reader behind them reloads from the whole log.
+MAX_TOMBSTONES = 100_000
+
 
 class RedisProductStore:
     def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
@@ -111,7 +118,7 @@ class RedisProductStore:
         """Record scraped products: a new content hash is pending (not live until indexed);
         the version already held keeps its progress, since its jobs are still under way.
         One script: the batch and its search generation bump are one atomic step."""
-        keys: list[str] = [self.generation_key, self.changes_key]
+        keys: list[str] = [self.generation_key, self.changes_key, self.keys.search_removed]
         args: list[str] = []
         for record in records:
             sid = record.seller_id
@@ -187,11 +194,14 @@ class RedisProductStore:
             _MARK_INDEXED(self._r, keys=keys, args=[content_hash, product_id, *self._counts_parts])
         )
 
-    def remove(self, seller_id: str, product_ids: list[str]) -> None:
+    def remove(
+        self, seller_id: str, product_ids: list[str], *, max_tombstones: int = MAX_TOMBSTONES
+    ) -> None:
         """Forget these products of the seller (one atomic step with the generation bump)."""
-        keys = [self.generation_key, self.changes_key, self._hashes_key(seller_id),
+        keys = [self.generation_key, self.changes_key, self.keys.search_removed,
+                self.keys.search_changes_floor, self._hashes_key(seller_id),
                 self._counts_key(seller_id), *map(self._product_key, product_ids)]  # fmt: skip
-        _REMOVE(self._r, keys=keys, args=product_ids)
+        _REMOVE(self._r, keys=keys, args=[max_tombstones, *product_ids])
 
     def seller_product_ids(self, seller_id: str) -> list[str]:
         return sorted(k.decode() for k in self._r.hkeys(self._hashes_key(seller_id)))  # type: ignore[union-attr]
@@ -213,6 +223,11 @@ class RedisProductStore:
         """Products changed after ``generation``, each once, with its latest generation."""
         raw = self._r.zrangebyscore(self.changes_key, f"({generation}", "+inf", withscores=True)
         return [(pid.decode(), int(score)) for pid, score in raw]  # type: ignore[union-attr]
+
+    def changes_floor(self) -> int:
+        """Changes up to this generation may be gone from the log (trimmed tombstones): a
+        reader whose cursor is behind it must start over from the whole log."""
+        return int(self._r.get(self.keys.search_changes_floor) or 0)  # type: ignore[arg-type]
 
     def change_count(self, generation: int) -> int:
         return int(self._r.zcount(self.changes_key, f"({generation}", "+inf"))  # type: ignore[arg-type]

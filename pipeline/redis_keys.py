@@ -193,6 +193,16 @@ class RedisKeys:
         return self._k("search", "changes")
 
     @property
+    def search_removed(self) -> str:
+        """The change log's tombstones: removed product id -> generation of the removal."""
+        return self._k("search", "removed")
+
+    @property
+    def search_changes_floor(self) -> str:
+        """The newest generation trimmed from the change log (a reader behind it reloads)."""
+        return self._k("search", "changes-floor")
+
+    @property
     def search_queries(self) -> str:
         return self._k("search", "queries")
 

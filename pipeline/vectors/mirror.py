@@ -159,11 +159,21 @@ class LiveVectorMirror:
             if generation <= self._applied_generation:
                 return
             changes = self._products.changes_since(self._cursor)
+            stale: list[str] = []
+            # Read after the changes: a trim in between shows here, so no removal is missed.
+            if 0 < self._cursor < self._products.changes_floor():
+                # Removals the log no longer holds: start over from the whole log and drop
+                # the rows it does not name.
+                changes = self._products.changes_since(0)
+                named = {pid for pid, _ in changes}
+                stale = [pid for pid in self._ids if pid not in named]
             cursor = max((score for _, score in changes), default=self._cursor)
             ids = [pid for pid, _ in changes]
             live = self._products.live_hashes(ids)
             rows = {r.product_id: r for r in self._vectors.fetch(sorted(live))} if live else {}
             with self._data_lock:
+                for pid in stale:
+                    self._drop(pid)
                 for pid in ids:
                     row = rows.get(pid)
                     # A row of another version is a newer upload on its way: it comes back

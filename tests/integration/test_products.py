@@ -120,3 +120,27 @@ def test_the_same_version_written_again_keeps_its_progress(redis_client: redis.R
     assert store.mark_indexed(a.product_id, a.content_hash)
     stored = store.get(a.product_id)
     assert stored is not None and stored.live
+
+
+def test_removed_products_leave_the_change_log_past_the_tombstone_limit(
+    redis_client: redis.Redis,
+) -> None:
+    """The log keeps one entry per product: removed ones only up to a limit, oldest out
+    first, with the floor at the newest generation trimmed; a product back in the
+    catalog is no tombstone."""
+    store = RedisProductStore(redis_client, KEYS)
+    a, b, c = product("a"), product("b"), product("c")
+    store.put_many([a, b, c])
+    store.remove("s1", [a.product_id], max_tombstones=2)
+    removed_a = store.generation()
+    store.remove("s1", [b.product_id], max_tombstones=2)
+    store.put_many([b])  # back again
+    store.remove("s1", [c.product_id], max_tombstones=2)
+    assert store.changes_floor() == 0
+    logged = dict(store.changes_since(0))
+    assert set(logged) == {a.product_id, b.product_id, c.product_id}
+
+    store.put_many([d := product("d")])
+    store.remove("s1", [d.product_id], max_tombstones=2)  # a, c, d: a leaves
+    assert set(dict(store.changes_since(0))) == {b.product_id, c.product_id, d.product_id}
+    assert store.changes_floor() == removed_a

@@ -8,6 +8,7 @@ import time
 from decimal import Decimal
 
 import numpy as np
+import pytest
 import redis
 
 from pipeline.products import ProductStatus, RedisProductStore
@@ -114,6 +115,27 @@ def test_follows_rejection_new_versions_and_removal(
     products.remove("s1", [recs[0].product_id])
     assert recs[0].product_id not in (ask(mirror, products, 0) or ["?"])
     assert mirror.size == 3
+
+
+@pytest.mark.parametrize("store", ["lite-combined"], indirect=True)  # about the log, not the store
+def test_a_mirror_behind_trimmed_removals_starts_over(
+    redis_client: redis.Redis, store: MilvusVectorStore
+) -> None:
+    products = RedisProductStore(redis_client, KEYS)
+    recs = [record(i) for i in range(4)]
+    for i, rec in enumerate(recs):
+        go_live(products, store, rec, seed=i)
+    mirror = LiveVectorMirror(products, store, max_rows=1_000)
+    assert ask(mirror, products, 0, limit=1) == [recs[0].product_id]
+
+    # Two removals with room for one tombstone: the first leaves the log.
+    products.remove("s1", [recs[0].product_id], max_tombstones=1)
+    products.remove("s1", [recs[1].product_id], max_tombstones=1)
+    assert recs[0].product_id not in dict(products.changes_since(0))
+    found = ask(mirror, products, 0)
+    assert found is not None and recs[0].product_id not in found
+    assert sorted(found) == sorted(r.product_id for r in recs[2:])
+    assert mirror.size == 2
 
 
 def test_hands_a_live_products_image_vector_for_more_like_this(
