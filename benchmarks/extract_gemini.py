@@ -20,14 +20,16 @@ from pipeline.errors import CatalogSyncError
 from pipeline.runtime import Runtime
 from pipeline.settings import load_settings
 from pipeline.sources.gemini_reader import GeminiPageReader, build_page_reader
+from pipeline.sources.html_doc import parse_page
 from pipeline.sources.page_product import product_of
-from pipeline.sources.storefront_extract import extract_products
+from pipeline.sources.storefront_extract import extract_from
 
 
 async def _predict(reader: GeminiPageReader, html: str, url: str) -> dict[str, Any]:
-    found = extract_products(html, url)
+    page = parse_page(html)
+    found = extract_from(page, url)
     try:
-        found = await reader.complete(found, html, url)
+        found = await reader.complete(found, page, url)
     except CatalogSyncError as exc:  # an outage on one page is that page's miss
         return {"found": False, "error": str(exc)[:200]}
     product = product_of(found, url)

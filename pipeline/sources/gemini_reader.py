@@ -35,7 +35,7 @@ from pipeline.sources.gemini_page import (
     prompt,
     to_raw,
 )
-from pipeline.sources.html_doc import Page, parse_page
+from pipeline.sources.html_doc import Page
 from pipeline.sources.normalize import RawProduct, price_of
 from pipeline.sources.storefront_extract import Extracted
 
@@ -77,12 +77,13 @@ class GeminiPageReader:
         self.calls = 0
         self.hits = 0
 
-    async def complete(self, found: Extracted, html: str, url: str) -> Extracted:
-        """``found`` with what Gemini read off the page added, when ``found`` is not
-        confident; ``found`` itself otherwise. Raises RetryableError/BackendUnavailable."""
+    async def complete(self, found: Extracted, page: Page, url: str) -> Extracted:
+        """``found`` (what our extractor read off ``page``) with what Gemini read added,
+        when ``found`` is not confident; ``found`` itself otherwise. Raises
+        RetryableError/BackendUnavailable."""
         if confident(found):
             return found
-        read = await self.read(parse_page(html), url)
+        read = await self.read(page, url)
         if read is None:
             return found
         if found.products:

@@ -22,11 +22,12 @@ from pipeline.records import SkippedProduct
 from pipeline.settings import CatalogSettings
 from pipeline.sources.assemble import assemble
 from pipeline.sources.base import ScrapeResult, SourceKind
+from pipeline.sources.html_doc import parse_page
 from pipeline.sources.normalize import RawProduct
 from pipeline.sources.platform import platform_of_page
 from pipeline.sources.shop_name import page_site_name
 from pipeline.sources.shop_platforms import ShopifyCatalogSource, WooCommerceCatalogSource
-from pipeline.sources.storefront_extract import Extracted, extract_products
+from pipeline.sources.storefront_extract import Extracted, extract_from
 
 if TYPE_CHECKING:  # google-genai is imported only where the fallback is on
     from pipeline.sources.gemini_reader import GeminiPageReader
@@ -53,9 +54,10 @@ class StorefrontCatalogSource:
         self.reader = reader  # Gemini, for pages our extractor reads no confident product on
 
     async def _extract(self, text: str, url: str) -> Extracted:
-        found = extract_products(text, url)
+        page = parse_page(text)
+        found = extract_from(page, url)
         if self.reader is not None:
-            found = await self.reader.complete(found, text, url)
+            found = await self.reader.complete(found, page, url)
         return found
 
     async def _fetch(self, url: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from pipeline.sources.base import ScrapeResult, SourceKind
 from pipeline.sources.detect import CatalogSources, page_reader
 from pipeline.sources.gemini_page import PageReading, to_raw
 from pipeline.sources.gemini_reader import GeminiPageReader, confident
+from pipeline.sources.html_doc import parse_page
 from pipeline.sources.normalize import to_record
 from pipeline.sources.storefront_extract import extract_products
 from tests.qc.fake_gemini import FakeGemini, Reply, error_reply, text_reply
@@ -280,7 +281,7 @@ def test_a_partial_product_gets_only_what_it_lacks(
 
     async def main() -> Any:
         try:
-            return await client.complete(found, page, "http://shop.test/teapot")
+            return await client.complete(found, parse_page(page), "http://shop.test/teapot")
         finally:
             await client.aclose()
 
