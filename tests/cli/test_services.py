@@ -144,8 +144,12 @@ def test_a_running_user_keeps_redis_and_it_stops_itself_once_that_user_is_killed
         if user.poll() is None:
             user.kill()
     assert pid_alive(record.pid)  # the dead user's lease is noticed, then the idle time runs
-    wait_for(lambda: not pid_alive(record.pid), 60, "the idle stop")
-    assert read_record(data, "redis") is None
+    # The watchdog removes the record just after the process is gone: wait for both.
+    wait_for(
+        lambda: not pid_alive(record.pid) and read_record(data, "redis") is None,
+        60,
+        "the idle stop",
+    )
     wait_for(lambda: not pid_alive(watchdog), 10, "the watchdog to exit")
     log = (data / "redis" / "redis.log").read_text()
     assert f"idle-stop: stopped redis pid={record.pid}: no process used it" in log
