@@ -4,8 +4,9 @@ One call takes a batch of jobs (the dispatcher claims ``SIGLIP_MAX_BATCH_SIZE`` 
 so the replicas see full batches). A product whose image is missing or corrupt fails
 alone (dead letter with the reason); the others go on to quality control.
 
-A retried job (its worker died after queueing QC, before acking) may find QC already
-decided: it leaves that product alone, since embedding it again would undo the verdict.
+A retried job (its worker died, or stalled past its lease, after queueing QC) may find
+QC already decided: it leaves that product alone, since embedding it again would undo
+the verdict; when QC decides while it embeds, the row it wrote gets the verdict back.
 A job for a version that has since changed is a no-op: the newer version has its own.
 """
 
@@ -89,15 +90,27 @@ class EmbedHandler:
                     await asyncio.to_thread(self._set_status, record, ProductStatus.FAILED)
                 outcomes.append(Outcome(job, error=result.error()))
                 continue
-            await asyncio.to_thread(self._set_status, record, ProductStatus.EMBEDDED)
+            if not await asyncio.to_thread(self._set_status, record, ProductStatus.EMBEDDED):
+                await asyncio.to_thread(self._restore_row_status, record)
             qc = self._qc(job, payload)
             outcomes.append(Outcome(job, {"image_url": result.image_url}, follow_up=[qc]))
         return outcomes
 
-    def _set_status(self, record: ProductRecord, status: ProductStatus) -> None:
-        self._products.set_status(
+    def _set_status(self, record: ProductRecord, status: ProductStatus) -> bool:
+        return self._products.set_status(
             record.product_id, record.content_hash, status, only_from=UNDECIDED
         )
+
+    def _restore_row_status(self, record: ProductRecord) -> None:
+        """QC decided this version while the batch was embedding (the first attempt's QC,
+        on another worker): the row just written says "pending", which search filters
+        out; give it the decided status back."""
+        stored = self._products.get(record.product_id)
+        if stored is None or stored.record.content_hash != record.content_hash:
+            return  # removed or replaced: the newer version writes its own row
+        if stored.status not in UNDECIDED:
+            self._vectors.set_status([record.product_id], stored.status.value)
+            self._vectors.flush()
 
     @staticmethod
     def _qc(job: ClaimedJob, payload: GenerateEmbeddingPayload) -> JobSpec:
