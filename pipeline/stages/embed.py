@@ -6,7 +6,8 @@ alone (dead letter with the reason); the others go on to quality control.
 
 A retried job (its worker died, or stalled past its lease, after queueing QC) may find
 QC already decided: it leaves that product alone, since embedding it again would undo
-the verdict; when QC decides while it embeds, the row it wrote gets the verdict back.
+the verdict (a redo, QC asking again for a row the store lost, embeds anyway); when QC
+decides while it embeds, the row it wrote gets the verdict back.
 A job for a version that has since changed is a no-op: the newer version has its own.
 """
 
@@ -56,8 +57,9 @@ class EmbedHandler:
             stored = held.get(payload.product.product_id)
             if stored is None or stored.record.content_hash != payload.product.content_hash:
                 outcomes.append(Outcome(job, {"stale": True}))
-            elif stored.status not in UNDECIDED:
-                # QC's job is still queued under its key (a no-op if it already ran).
+            elif stored.status not in UNDECIDED and not payload.redo:
+                # QC's job is still queued under its key (a no-op if it already ran). A redo
+                # is QC asking for a row the store lost: that one embeds whatever the status.
                 outcomes.append(Outcome(job, {"decided": stored.status.value},
                                         follow_up=[self._qc(job, payload)]))  # fmt: skip
             else:

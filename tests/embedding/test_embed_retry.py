@@ -46,7 +46,12 @@ class Meanwhile:
 
 class Rig:
     def __init__(
-        self, settings: Settings, client: redis.Redis, site: ImageSite, store: MilvusVectorStore
+        self,
+        settings: Settings,
+        client: redis.Redis,
+        site: ImageSite,
+        store: MilvusVectorStore,
+        redo: int = 0,
     ) -> None:
         self.settings = settings
         self.products = RedisProductStore(client, KEYS)
@@ -58,7 +63,7 @@ class Rig:
         )  # fmt: skip
         self.products.put_many([self.record])
         ledger = RedisLedger(client, JobSettings(), keys=KEYS)
-        payload = {"product": self.record.model_dump(mode="json")}
+        payload = {"product": self.record.model_dump(mode="json"), "redo": redo}
         ledger.enqueue(JobSpec(JobType.GENERATE_EMBEDDING, payload, "s1"))
         (self.job,) = ledger.claim(JobType.GENERATE_EMBEDDING, "gpu", 1)
 
@@ -128,4 +133,18 @@ def test_qc_deciding_while_the_retry_embeds_keeps_its_status(
     first = rig.attempt()
     again = rig.attempt(meanwhile=rig.qc_and_index)  # lands after the retry's own check
     assert again["qc"] == first["qc"]
+    rig.assert_live_and_approved()
+
+
+def test_a_redo_for_a_lost_row_embeds_a_decided_product_again(
+    settings: Settings, redis_client: redis.Redis, image_site: ImageSite,
+    milvus_store: MilvusVectorStore,
+) -> None:  # fmt: skip
+    """QC found no row for an approved product (the store lost it) and asked for a redo:
+    the redo writes the row, with the verdict's status, whatever the product's state."""
+    rig = Rig(settings, redis_client, image_site, milvus_store, redo=1)
+    rig.qc_and_index()
+    assert milvus_store.fetch([rig.record.product_id]) == []
+    redone = rig.attempt()
+    assert "image_url" in redone["result"] and redone["qc"][0].endswith(":r1")
     rig.assert_live_and_approved()
