@@ -14,6 +14,7 @@ import redis
 from pipeline.ledger import JobSpec, RedisLedger
 from pipeline.products import RedisProductStore
 from pipeline.records import JobType
+from pipeline.remote.scraper import ScraperWorker
 from pipeline.sample_site import SampleSite
 from pipeline.search import SearchHit
 from pipeline.sellers import RedisSellerDirectory
@@ -22,7 +23,6 @@ from pipeline.shopper import add_seller_fields
 from pipeline.sources.shop_name import page_site_name
 from pipeline.stages.scrape import ScrapeHandler
 from tests.keys import KEYS
-from tests.scraper import LocalScraper
 
 JOE = "15551234567"  # "Brooklyn Goods", 6 goods in USD
 
@@ -34,20 +34,28 @@ def site() -> Iterator[SampleSite]:
 
 
 def scrape_job(redis_client: redis.Redis, settings: Settings, seller: str, url: str) -> Any:
-    """One scrape-catalog job through the real stage handler; its result."""
-    catalog = settings.with_overrides(catalog={"verify_images": False}).catalog
-    handler = ScrapeHandler(
-        LocalScraper(catalog),
-        RedisProductStore(redis_client, KEYS),
-        None,  # type: ignore[arg-type]  # nothing is removed in these syncs
-        None,  # type: ignore[arg-type]
-        RedisSellerDirectory(redis_client, KEYS),
-    )
+    """One scrape-catalog job through the real stage handler and the worker's in-process
+    scraper; its result."""
     ledger = RedisLedger(redis_client, JobSettings(), keys=KEYS)
     payload = {"seller_id": seller, "catalog_url": url, "source": "auto"}
     ledger.enqueue(JobSpec(JobType.SCRAPE_CATALOG, payload, seller))
     jobs = ledger.claim(JobType.SCRAPE_CATALOG, "w", 1)
-    (outcome,) = asyncio.run(handler.handle(jobs))
+
+    async def main() -> Any:
+        scraper = ScraperWorker(settings.with_overrides(catalog={"verify_images": False}))
+        try:
+            handler = ScrapeHandler(
+                scraper,
+                RedisProductStore(redis_client, KEYS),
+                None,  # type: ignore[arg-type]  # nothing is removed in these syncs
+                None,  # type: ignore[arg-type]
+                RedisSellerDirectory(redis_client, KEYS),
+            )
+            return await handler.handle(jobs)
+        finally:
+            await scraper.aclose()
+
+    (outcome,) = asyncio.run(main())
     assert outcome.error is None, outcome.error
     return outcome.result
 
