@@ -27,6 +27,19 @@ logger = logging.getLogger(__name__)
 Digest = tuple[str | None, str | None]
 
 
+def over_the_limit(
+    seller_id: str, source_url: str, left_out: int, limit: int, what: str, fate: str
+) -> SkippedProduct:
+    """One skipped entry for everything past ``CATALOG_MAX_PRODUCTS``: never a silent drop.
+    ``what`` names the items left out, ``fate`` says what became of them."""
+    return SkippedProduct(
+        seller_id=seller_id,
+        source_url=source_url[:4096],
+        raw_name=f"{left_out} more {what}",
+        reason=f"over CATALOG_MAX_PRODUCTS ({limit}): {left_out} {fate}",
+    )
+
+
 class ImagePrefetch:
     """Image checks started early (while a source is still reading its pages), so they
     overlap with the slow part; :func:`assemble` picks up what was started here."""
@@ -128,14 +141,16 @@ async def assemble(
             logger.warning(
                 "%s: stopped at %d products (CATALOG_MAX_PRODUCTS)", source_url, max_products
             )
-            if n + 1 < len(raws):  # one entry for the rest: never a silent drop
+            if n + 1 < len(raws):
+                left_out = len(raws) - n - 1
                 result.skipped.append(
-                    SkippedProduct(
-                        seller_id=seller_id,
-                        source_url=source_url[:4096],
-                        raw_name=f"{len(raws) - n - 1} more products",
-                        reason=f"over CATALOG_MAX_PRODUCTS ({max_products}): "
-                        f"{len(raws) - n - 1} more products were not imported",
+                    over_the_limit(
+                        seller_id,
+                        source_url,
+                        left_out,
+                        max_products,
+                        "products",
+                        "more products were not imported",
                     )
                 )
             break

@@ -20,7 +20,7 @@ from pipeline.errors import PermanentError, RetryableError
 from pipeline.fetch import SafeFetcher
 from pipeline.records import SkippedProduct
 from pipeline.settings import CatalogSettings
-from pipeline.sources.assemble import assemble
+from pipeline.sources.assemble import assemble, over_the_limit
 from pipeline.sources.base import ScrapeResult, SourceKind
 from pipeline.sources.html_doc import parse_page
 from pipeline.sources.normalize import RawProduct
@@ -102,17 +102,20 @@ class StorefrontCatalogSource:
         raws = [self._with_url(raw, final_url) for raw in found.products]
         skipped: list[SkippedProduct] = []
         links = list(dict.fromkeys(urljoin(final_url, link) for link in found.links))
-        if len(links) > self.catalog.max_products:
+        limit = self.catalog.max_products
+        if len(links) > limit:
+            left_out = len(links) - limit
             skipped.append(
-                SkippedProduct(
-                    seller_id=seller_id,
-                    source_url=final_url[:4096],
-                    raw_name=f"{len(links) - self.catalog.max_products} more product pages",
-                    reason=f"over CATALOG_MAX_PRODUCTS ({self.catalog.max_products}): "
-                    f"{len(links) - self.catalog.max_products} linked product pages not read",
+                over_the_limit(
+                    seller_id,
+                    final_url,
+                    left_out,
+                    limit,
+                    "product pages",
+                    "linked product pages not read",
                 )
             )
-            links = links[: self.catalog.max_products]
+            links = links[:limit]
         if links:
             gate = asyncio.Semaphore(self.catalog.per_host_concurrency * 2)
             pages = await asyncio.gather(*(self._linked(link, gate, seller_id) for link in links))
