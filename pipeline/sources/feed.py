@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pipeline.errors import PermanentError
 from pipeline.fetch import SafeFetcher
 from pipeline.settings import CatalogSettings
-from pipeline.sources.assemble import assemble
+from pipeline.sources.assemble import assemble, over_the_limit
 from pipeline.sources.base import ScrapeResult, SourceKind
 from pipeline.sources.normalize import RawProduct
 
@@ -156,15 +156,25 @@ class FeedCatalogSource:
         fmt = next((ext[1:] for ext in FEED_EXTENSIONS[:-1] if path.endswith(ext)), None)
         if fmt is None and "json" in result.content_type:
             fmt = "ndjson" if "ndjson" in result.content_type else "json"
-        raws = []
+        limit = self.catalog.max_products
+        raws: list[RawProduct] = []
+        rest = 0  # rows past the limit: counted (the body is here already), not read
         for row in parse_feed(result.text(), fmt=fmt):
-            raws.append(row_to_raw(row))
-            if len(raws) >= self.catalog.max_products:
-                break
+            if len(raws) < limit:
+                raws.append(row_to_raw(row))
+            else:
+                rest += 1
+        skipped = []
+        if rest:
+            fate = "more products were not imported"
+            skipped.append(
+                over_the_limit(seller_id, result.final_url, rest, limit, "products", fate)
+            )
         return await assemble(
             raws,
             seller_id=seller_id,
             source_url=result.final_url,
+            skipped=skipped,
             kind=self.kind,
             fetcher=self.fetcher if self.catalog.verify_images else None,
             max_products=self.catalog.max_products,

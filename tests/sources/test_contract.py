@@ -97,3 +97,31 @@ def test_a_page_without_products_is_a_permanent_error(
                 await sources.scrape(f"{site.base_url}/shop/000000000", "s")
 
     asyncio.run(main())
+
+
+def test_products_past_the_limit_are_one_skipped_entry_never_a_silent_drop(
+    site: SampleSite, site_catalog: CatalogSettings
+) -> None:
+    """CATALOG_MAX_PRODUCTS: a feed's rows past it, and a shop's product pages past it, are
+    counted in one skipped entry that says so."""
+    capped = site_catalog.model_copy(update={"max_products": 4})
+    base = site.base_url
+
+    async def main() -> list[ScrapeResult]:
+        async with CatalogSources(capped) as sources:
+            return [
+                await sources.scrape(f"{base}/feed/{RAVI}.csv", "ravi"),
+                await sources.scrape(f"{base}/shop/{RAVI}", "ravi"),
+            ]
+
+    feed, shop = asyncio.run(main())
+    for result in (feed, shop):
+        assert len(result.products) <= 4
+        over = [s for s in result.skipped if "over CATALOG_MAX_PRODUCTS (4)" in s.reason]
+        assert len(over) == 1, result.skipped
+    (feed_over,) = [s for s in feed.skipped if s.raw_name.endswith("more products")]
+    assert feed_over.reason.endswith("more products were not imported")
+    assert feed_over.raw_name == f"{16 - 4} more products"  # every row past the limit
+    (shop_over,) = [s for s in shop.skipped if s.raw_name.endswith("more product pages")]
+    assert shop_over.reason.endswith("linked product pages not read")
+    assert shop_over.raw_name == f"{16 - 4} more product pages"  # 15 goods and a broken one
