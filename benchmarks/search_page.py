@@ -80,13 +80,18 @@ async def _run(settings: Settings, url: str, ids: list[str]) -> dict[str, Any]:
     images = open_blob_store(settings)  # its records carry no image hashes: one download each
     rows: list[dict[str, Any]] = []
     sizes: dict[str, int] = {}
-    service = CachedThumbnailService(
-        products=products,
-        cache=cache,
-        catalog=settings.catalog,
-        keys=RedisKeys(DEFAULT_NAMESPACE),
-        images=images,
-    )
+
+    def replica() -> CachedThumbnailService:
+        """One API replica's thumbnail service: its own in-process LRU, the shared Redis."""
+        return CachedThumbnailService(
+            products=products,
+            cache=cache,
+            catalog=settings.catalog,
+            keys=RedisKeys(DEFAULT_NAMESPACE),
+            images=images,
+        )
+
+    service = replica()
     try:
         cold, cold_sizes = await _timed(service, ids, 320, ThumbFormat.JPEG)
         rows.append(_row("cold: fetch+resize 320 JPEG", cold))
@@ -102,13 +107,7 @@ async def _run(settings: Settings, url: str, ids: list[str]) -> dict[str, Any]:
             sizes[f"thumb_{size}_{fmt.value}"] = int(statistics.mean(got))
     finally:
         await service.aclose()
-    other = CachedThumbnailService(
-        products=products,
-        cache=cache,
-        catalog=settings.catalog,
-        keys=RedisKeys(DEFAULT_NAMESPACE),
-        images=images,
-    )
+    other = replica()
     try:
         from_redis, _ = await _timed(other, ids, 320, ThumbFormat.JPEG)
         rows.append(_row("warm: Redis (another replica)", from_redis))
